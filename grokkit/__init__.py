@@ -1,0 +1,48 @@
+"""grokkit: reproduce and stress-test the 2026 weight-norm theories of grokking.
+
+The package is small and layered; each module holds one idea:
+
+=============  ===============================================================
+``config``     :class:`RunConfig`, a run's complete, validated, hashable setup
+``tasks``      modular arithmetic and sparse parity, per-run splits
+``models``     the papers' models, batched along a leading run axis
+``optim``      batched AdamW (decay before/after) and SGD with per-run hyperparameters
+``clamp``      the weight-norm clamp
+``metrics``    accuracies, losses, norms, logit scale, softmax collapse
+``train``      the batched trainer (per-run stopping, fork)
+``store``      the durable run store (one JSON record per run)
+``sweep``      train what the store lacks, return the table of runs
+``stats``      bootstrap CIs, censored medians, exponential/power-law fits
+``plots``      the book's figure helpers
+``report``     chapter parameters, verdicts, glue
+``bench``      ``python -m grokkit.bench``: speed against a plain PyTorch loop
+=============  ===============================================================
+
+Importing ``grokkit`` does not import torch; the modules that train do.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._malloc import tune_malloc
+
+__version__ = "0.1.0"
+
+tune_malloc()
+
+from .config import RunConfig, paper1, paper2, paper3  # noqa: E402
+from .store import RunStore  # noqa: E402
+from .sweep import MissingRunsError, sweep  # noqa: E402
+
+_EXPORTS = {"Trainer": "train", "train": "train"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'grokkit' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "RunConfig", "paper1", "paper2", "paper3", "RunStore", "sweep", "MissingRunsError", *_EXPORTS]

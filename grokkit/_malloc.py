@@ -1,0 +1,37 @@
+"""Keep glibc's allocator from returning memory to the OS after every step.
+
+Training allocates and frees the same large buffers each step. With glibc's
+default thresholds those buffers are mmap'ed and unmapped every time, and each
+step page-faults hundreds of megabytes. Raising the trim threshold and the top
+pad (and fixing the mmap threshold at its maximum) keeps the memory in the heap.
+The same effect can be had before Python starts with the environment variables
+``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` and ``MALLOC_TOP_PAD_``; this
+module does it at import time so that notebooks and tests get it too. Set
+``GROKKIT_NO_MALLOC_TUNING=1`` to leave the allocator alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+_M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
+_M_MMAP_THRESHOLD = -3
+
+
+def tune_malloc() -> bool:
+    """Apply the allocator settings (glibc only); return True when they were applied."""
+    if os.environ.get("GROKKIT_NO_MALLOC_TUNING") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's maximum on 64-bit
+    ok &= mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    ok &= mallopt(_M_TOP_PAD, 1 << 30)
+    return bool(ok)

@@ -1,0 +1,235 @@
+"""The run store: one durable, human-readable JSON record per run.
+
+Layout: ``<root>/<key[:2]>/<key>.json``, where ``key`` is :attr:`RunConfig.key`, a
+hash of the run's canonical configuration and the results version. A record holds
+
+* ``config``: the canonical configuration (enough to rebuild the run's key);
+* ``summary``: status (grokked / censored / diverged), T_mem, T_grok, norms at
+  memorization, grok and the end, logit scale, softmax collapse, threshold crossings;
+* ``trajectory``: the evaluated metrics, one list per metric, downsampled to at most
+  :data:`MAX_POINTS` points (the steps of T_mem, T_grok and each crossing are kept);
+* ``provenance``: grokkit and torch versions, device, date, wall time.
+
+Writes are atomic (a temporary file in the same folder, flushed, fsync'ed and
+renamed over the target), so a process killed at any moment leaves every record
+either complete or absent. Records load as a pandas DataFrame with
+:meth:`RunStore.table`. The store never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+
+#: Trajectories longer than this are downsampled when written.
+MAX_POINTS = 240
+#: Significant digits kept for floats in trajectories.
+DIGITS = 6
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The grokkit project folder (it holds ``_toc.yml`` and ``grokkit/``) at or above ``start``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").exists() and (folder / "grokkit").is_dir():
+            return folder
+    pkg_parent = Path(__file__).resolve().parent.parent
+    if (pkg_parent / "_toc.yml").exists():
+        return pkg_parent
+    return None
+
+
+def default_root() -> Path:
+    """``$GROKKIT_STORE`` if set, else ``data/runs`` in the project folder (else under the cwd)."""
+    env = os.environ.get("GROKKIT_STORE")
+    if env:
+        return Path(env)
+    root = project_root()
+    return (root if root is not None else Path.cwd()) / "data" / "runs"
+
+
+class RunStore:
+    """A folder of run records keyed by :attr:`RunConfig.key`."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    # ----------------------------------------------------------------- paths
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.path(key).is_file()
+
+    def keys(self) -> list[str]:
+        """Keys of every record in the store."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*/*.json"))
+
+    def missing(self, configs: Iterable[RunConfig]) -> list[RunConfig]:
+        """The configs (deduplicated, in order) that have no record yet."""
+        seen: set[str] = set()
+        out = []
+        for c in configs:
+            if c.key not in seen and c.key not in self:
+                out.append(c)
+            seen.add(c.key)
+        return out
+
+    # ----------------------------------------------------------------- read/write
+    def load(self, key: str) -> dict[str, Any]:
+        """One record as a dict (raises KeyError if absent, ValueError if unreadable)."""
+        path = self.path(key)
+        if not path.is_file():
+            raise KeyError(f"no record {key} in {self.root}")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"record {path} is not valid JSON ({err}); delete it to retrain that run") from err
+
+    def save(self, result: Any) -> Path:
+        """Write one finished run atomically; returns its path.
+
+        ``result`` is a :class:`grokkit.train.RunResult` or anything with
+        ``config``, ``summary``, ``trajectory`` and ``provenance`` attributes.
+        """
+        cfg: RunConfig = result.config
+        record = {
+            "key": cfg.key,
+            "config": cfg.canonical(),
+            "summary": _clean(result.summary),
+            "trajectory": downsample(result.trajectory, _keep_steps(result.summary)),
+            "provenance": _clean(result.provenance),
+        }
+        path = self.path(cfg.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, dumps_record(record))
+        return path
+
+    # ----------------------------------------------------------------- tables
+    def table(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """One row per run: ``key``, every config field, the summary and provenance.
+
+        Threshold crossings become columns ``t_test_<thr>`` and ``norm_test_<thr>``
+        (the first evaluated step with test accuracy >= thr, and the norm there).
+        """
+        rows = [flatten_record(self.load(k)) for k in (self.keys() if keys is None else keys)]
+        return pd.DataFrame(rows)
+
+    def trajectories(self, keys: Iterable[str]) -> pd.DataFrame:
+        """The stored trajectories of ``keys`` in long form: one row per (run, evaluated step)."""
+        frames = []
+        for k in keys:
+            traj = self.load(k)["trajectory"]
+            df = pd.DataFrame({m: np.asarray(v, dtype=float) for m, v in traj.items()})
+            df.insert(0, "key", k)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as one flat table row."""
+    cfg = RunConfig(**record["config"])
+    row: dict[str, Any] = {"key": record["key"], **asdict(cfg)}
+    summary = dict(record["summary"])
+    for thr, (step, norm) in (summary.pop("crossings", None) or {}).items():
+        row[f"t_test_{thr}"] = step
+        row[f"norm_test_{thr}"] = norm
+    row.update(summary)
+    prov = record.get("provenance", {})
+    row["wall_s"] = prov.get("wall_s")
+    row["device"] = prov.get("device")
+    return row
+
+
+# --------------------------------------------------------------------- format
+def dumps_record(record: Mapping[str, Any]) -> str:
+    """Diff-friendly JSON: one key per line, each trajectory metric on one line."""
+    lines = ["{", f'  "key": {json.dumps(record["key"])},']
+    for section in ("config", "summary", "provenance"):
+        body = json.dumps(record[section], indent=4, sort_keys=True, allow_nan=False)
+        lines.append(f'  "{section}": ' + body.replace("\n", "\n  ") + ",")
+    traj = record["trajectory"]
+    items = [f'    {json.dumps(k)}: {json.dumps(v, allow_nan=False, separators=(",", ":"))}' for k, v in traj.items()]
+    lines.append('  "trajectory": {\n' + ",\n".join(items) + "\n  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None, numpy scalars become Python ones."""
+    if isinstance(obj, Mapping):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def _round(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(f"{v:.{DIGITS}g}") if math.isfinite(v) else None
+    return v
+
+
+def _keep_steps(summary: Mapping[str, Any]) -> set[int]:
+    steps = {summary.get(k) for k in ("t_mem", "t_grok", "t_norm_peak", "final_step", "diverged_at")}
+    for step, _ in (summary.get("crossings") or {}).values():
+        steps.add(step)
+    return {int(s) for s in steps if s is not None}
+
+
+def downsample(trajectory: Mapping[str, list], keep_steps: set[int] = frozenset(), max_points: int = MAX_POINTS) -> dict[str, list]:
+    """At most ``max_points`` evaluated points: half log-spaced, half evenly spaced in
+    the evaluation index, plus the first, the last and every step in ``keep_steps``."""
+    steps = list(trajectory.get("step", []))
+    n = len(steps)
+    if n <= max_points:
+        idx = list(range(n))
+    else:
+        half = max_points // 2
+        chosen = set(np.unique(np.round(np.geomspace(1, n, half)).astype(int) - 1).tolist())
+        chosen |= set(np.unique(np.round(np.linspace(0, n - 1, half)).astype(int)).tolist())
+        chosen |= {0, n - 1} | {i for i, s in enumerate(steps) if s in keep_steps}
+        idx = sorted(chosen)
+    return {k: [_round(v[i]) for i in idx] for k, v in trajectory.items()}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass

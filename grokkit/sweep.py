@@ -1,0 +1,174 @@
+"""Sweeps: ask for runs, train only those the store lacks, get the table back.
+
+:func:`sweep` is the one call a chapter makes to obtain results::
+
+    table = sweep(configs)            # trains what is missing, returns one row per config
+
+It validates every config before any training, asks the store which runs exist,
+groups the missing ones into batches that can share one computation (equal
+:meth:`RunConfig.batch_key`), trains each batch and writes each run's record the
+moment that run finishes. Re-running with the same configs trains nothing; a sweep
+killed at any moment loses at most the runs in flight.
+
+With ``train=False`` (or the environment variable ``GROKKIT_NO_TRAIN=1``, which the
+book build sets) nothing is trained: missing runs raise :class:`MissingRunsError`,
+or, with ``allow_missing=True``, are reported and left out of the table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections import defaultdict
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .config import RunConfig
+from .store import RunStore
+
+
+class MissingRunsError(RuntimeError):
+    """Raised when a sweep may not train and the store lacks some of its runs."""
+
+    def __init__(self, missing: Sequence[RunConfig], store: RunStore) -> None:
+        self.missing = list(missing)
+        shown = "\n".join(f"  {c.key}  {_describe(c)}" for c in self.missing[:8])
+        more = f"\n  ... and {len(self.missing) - 8} more" if len(self.missing) > 8 else ""
+        super().__init__(
+            f"{len(self.missing)} run(s) are not in the store at {store.root} and training is off "
+            f"(train=False or GROKKIT_NO_TRAIN=1):\n{shown}{more}\n"
+            "Run the chapter with training allowed to create them (see README, 'Re-running a chapter')."
+        )
+
+
+def _describe(c: RunConfig) -> str:
+    parts = [f"{c.task} p={c.p}" if c.modular else f"parity n={c.parity_n}", f"{c.model}", f"seed={c.seed}",
+             f"{c.optimizer} lr={c.lr:g} wd={c.weight_decay:g}"]
+    if c.clamped:
+        parts.append(f"clamp={c.clamp_target if c.clamp_target is not None else f'x{c.clamp_scale}'}@{c.clamp_start}")
+    if c.temperature != 1.0:
+        parts.append(f"tau={c.temperature:g}")
+    parts.append(f"budget={c.max_steps}")
+    return " ".join(parts)
+
+
+def training_allowed(train: bool | None) -> bool:
+    """``train`` if given, else False when ``GROKKIT_NO_TRAIN`` is set to a true value."""
+    if train is not None:
+        return bool(train)
+    return os.environ.get("GROKKIT_NO_TRAIN", "").strip().lower() not in ("1", "true", "yes")
+
+
+def plan_batches(configs: Sequence[RunConfig], max_batch: int) -> list[list[RunConfig]]:
+    """Group configs into batches that can train together (same batch key, same fork),
+    at most ``max_batch`` runs each; runs with similar budgets share a batch."""
+    groups: dict[tuple, list[RunConfig]] = defaultdict(list)
+    for c in configs:
+        groups[(c.batch_key(), c.fork_step)].append(c)
+    batches = []
+    for members in groups.values():
+        members = sorted(members, key=lambda c: c.max_steps)
+        batches += [members[i:i + max_batch] for i in range(0, len(members), max_batch)]
+    return batches
+
+
+def sweep(
+    configs: Iterable[RunConfig],
+    *,
+    store: RunStore | str | os.PathLike[str] | None = None,
+    train: bool | None = None,
+    allow_missing: bool = False,
+    device: str | None = "auto",
+    max_batch: int | None = None,
+    progress: bool = True,
+    desc: str = "sweep",
+) -> pd.DataFrame:
+    """Return the table of ``configs`` (one row per distinct config, in order), training
+    the runs the store lacks.
+
+    Parameters
+    ----------
+    configs:
+        Run configs; each was validated when it was built.
+    store:
+        A :class:`RunStore`, a folder, or None for the default store (``data/runs``).
+    train:
+        False: train nothing (missing runs raise :class:`MissingRunsError`). None: train
+        unless ``GROKKIT_NO_TRAIN=1``.
+    allow_missing:
+        With training off, warn about missing runs and return the others instead of raising.
+    device:
+        ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+    max_batch:
+        Most runs trained as one batch (default 32 on CPU, 256 on CUDA).
+    progress:
+        Show a progress bar (runs finished, runs in flight, step, ETA).
+    """
+    configs = list(configs)
+    for c in configs:
+        if not isinstance(c, RunConfig):
+            raise ValueError(f"configs: expected RunConfig values, got {type(c).__name__}")
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    order = list(dict.fromkeys(c.key for c in configs))
+    missing = store.missing(configs)
+    if missing and not training_allowed(train):
+        if not allow_missing:
+            raise MissingRunsError(missing, store)
+        warnings.warn(f"{len(missing)} of {len(order)} runs are not in the store and training is off; "
+                      "they are left out of the table", stacklevel=2)
+        gone = {c.key for c in missing}
+        table = store.table([k for k in order if k not in gone])
+        table.attrs["missing"] = len(missing)
+        return table
+    if missing:
+        _train_missing(missing, store, device, max_batch, progress, desc)
+    table = store.table(order)
+    table.attrs["missing"] = 0
+    return table
+
+
+def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None, max_batch: int | None,
+                   progress: bool, desc: str) -> None:
+    from tqdm import tqdm
+
+    from .train import Trainer, resolve_device
+
+    dev = resolve_device(device)
+    max_batch = max_batch or (256 if dev.type == "cuda" else 32)
+    batches = plan_batches(missing, max_batch)
+    bar = tqdm(total=len(missing), desc=desc, unit="run", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True, mininterval=1.0)
+    started = time.perf_counter()
+    run_steps = [0]
+
+    def update(trainer: Trainer) -> None:
+        rate = (run_steps[0] + trainer.step * trainer.n_active) / max(1e-9, time.perf_counter() - started)
+        bar.set_postfix(in_flight=trainer.n_active, step=trainer.step, run_steps_s=f"{rate:.0f}", refresh=False)
+
+    try:
+        for batch in batches:
+            if batch[0].fork_step:
+                trainer = _forked_trainer(batch, store, dev)
+            else:
+                trainer = Trainer(batch, dev)
+            for result in trainer.run(callback=update):
+                store.save(result)
+                run_steps[0] += result.summary["final_step"]
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+def _forked_trainer(arms: list[RunConfig], store: RunStore, device) -> "Trainer":
+    """Train the arms' free pre-fork runs to the fork step, save them, and fork the arms."""
+    from .train import Trainer
+
+    bases = list({a.prefork().key: a.prefork() for a in arms}.values())
+    base = Trainer(bases, device)
+    for result in base.run(snapshot_at=arms[0].fork_step):
+        store.save(result)
+    assert base.snapshot is not None
+    return Trainer.fork(base.snapshot, arms)
