@@ -26,10 +26,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._malloc import tune_malloc
+from ._process import tune_malloc, tune_openmp
 
 __version__ = "0.1.0"
 
+tune_openmp()
 tune_malloc()
 
 from .config import RunConfig, paper1, paper2, paper3  # noqa: E402

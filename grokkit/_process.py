@@ -1,4 +1,13 @@
-"""Keep glibc's allocator from returning memory to the OS after every step.
+"""Process-level settings that make small training steps fast: the allocator and OpenMP.
+
+**OpenMP.** With the default (active) wait policy, OpenMP threads spin while they
+wait for work. When two trainings share a machine (a sweep in the background, a
+test suite), spinning threads steal the cores that would do the work: measured
+here, 5x slower. ``OMP_WAIT_POLICY=PASSIVE`` lets them sleep; grokkit sets it (if
+unset) before torch is imported. It must be set before torch loads, so it has no
+effect when torch was imported before grokkit.
+
+**Allocator.** Keep glibc's allocator from returning memory to the OS after every step.
 
 Training allocates and frees the same large buffers each step. With glibc's
 default thresholds those buffers are mmap'ed and unmapped every time, and each
@@ -20,6 +29,12 @@ import sys
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
+
+
+def tune_openmp() -> None:
+    """Default OpenMP threads to sleeping, not spinning, while they wait (see module docstring)."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def tune_malloc() -> bool:

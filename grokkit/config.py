@@ -47,6 +47,9 @@ _MODEL_DEFAULTS = {
     "parity_mlp": (0, 512, 1),  # paper 1 sparse-parity MLP: n -> 512 -> 2
 }
 _MODULAR_MODELS = ("mlp", "attn", "encoder")
+#: Test-accuracy thresholds whose first crossing (step, norm) every run records, so
+#: that T_grok and the norm at grok can be read at other thresholds after the fact.
+CROSSING_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 #: The named parameter groups of each model (grokkit.models defines their members).
 MODEL_GROUPS = {
     "mlp": ("embed", "hidden", "unembed"),

@@ -13,12 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from .clamp import norm, sq_norm
+from .config import CROSSING_THRESHOLDS  # noqa: F401  (re-exported)
 from .models import Model, Params
 from .tasks import TaskData
 
-#: Test-accuracy thresholds whose first crossing (step, norm) every run records, so
-#: that T_grok and the norm at grok can be read at other thresholds after the fact.
-CROSSING_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 
 
 def per_example_loss(z: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:

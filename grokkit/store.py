@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
+from .config import CROSSING_THRESHOLDS, RunConfig
 
 #: Trajectories longer than this are downsampled when written.
 MAX_POINTS = 240
@@ -146,7 +146,9 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     cfg = RunConfig(**record["config"])
     row: dict[str, Any] = {"key": record["key"], **asdict(cfg)}
     summary = dict(record["summary"])
-    for thr, (step, norm) in (summary.pop("crossings", None) or {}).items():
+    crossings = summary.pop("crossings", None) or {}
+    for thr in CROSSING_THRESHOLDS:
+        step, norm = crossings.get(str(thr), (None, None))
         row[f"t_test_{thr}"] = step
         row[f"norm_test_{thr}"] = norm
     row.update(summary)
@@ -220,6 +222,7 @@ def _atomic_write(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; records are shared files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

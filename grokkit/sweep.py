@@ -172,3 +172,47 @@ def _forked_trainer(arms: list[RunConfig], store: RunStore, device) -> "Trainer"
         store.save(result)
     assert base.snapshot is not None
     return Trainer.fork(base.snapshot, arms)
+
+
+class Design:
+    """A chapter's experiments: named lists of run configs, each run with its labels.
+
+    ``add("dense", cfg, rho=0.85)`` files a run under an experiment with the labels
+    the analysis needs (a run may appear in several experiments with different
+    labels; it is trained once). :meth:`run` sweeps every config; :meth:`table`
+    returns one experiment's runs with their labels in front.
+    """
+
+    def __init__(self) -> None:
+        self.experiments: dict[str, list[tuple[RunConfig, dict]]] = defaultdict(list)
+        self._runs: pd.DataFrame | None = None
+
+    def add(self, experiment: str, config: RunConfig, **labels) -> RunConfig:
+        self.experiments[experiment].append((config, labels))
+        return config
+
+    def configs(self, experiments: Iterable[str] | None = None) -> list[RunConfig]:
+        names = list(self.experiments) if experiments is None else list(experiments)
+        seen: dict[str, RunConfig] = {}
+        for name in names:
+            for cfg, _ in self.experiments[name]:
+                seen.setdefault(cfg.key, cfg)
+        return list(seen.values())
+
+    def run(self, **sweep_kwargs) -> pd.DataFrame:
+        """Sweep every config of the design (see :func:`sweep` for the options)."""
+        self._runs = sweep(self.configs(), **sweep_kwargs)
+        return self._runs
+
+    @property
+    def missing(self) -> int:
+        """How many requested runs the last :meth:`run` could not provide (training off)."""
+        return 0 if self._runs is None else int(self._runs.attrs.get("missing", 0))
+
+    def table(self, experiment: str) -> pd.DataFrame:
+        """The runs of one experiment: its labels, then every run column (missing runs left out)."""
+        if self._runs is None:
+            raise RuntimeError("call Design.run() before Design.table()")
+        labels = pd.DataFrame([{"key": c.key, **lab} for c, lab in self.experiments[experiment]])
+        runs = self._runs.drop(columns=[c for c in labels.columns if c != "key" and c in self._runs.columns])
+        return labels.merge(runs, on="key", how="inner")

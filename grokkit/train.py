@@ -146,6 +146,7 @@ class Trainer:
         self.model: Model = build_model(self.cfg0)
         self.dtype = _DTYPES[self.cfg0.dtype]
         self.step = 0
+        self._last_eval = -1  # the step count evaluated last (a fork starts after its snapshot's evaluation)
         self.started = time.perf_counter()
         self.n_start = len(configs)
         if not _build:
@@ -238,7 +239,7 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
     def _evaluate(self) -> list[int]:
         """Evaluate all runs at the current step; update records; return indices to retire."""
-        step = self.step
+        step = self._last_eval = self.step
         m = evaluate(self.model, self.params, self.data, self.temperature, self.cfg0.loss)
         m.update(norms(self.model, self.params))
         bad = self.bad | ~torch.isfinite(m["train_loss"]) | ~torch.isfinite(m["norm"]) | ~torch.isfinite(m["sq_norm_all"])
@@ -292,7 +293,7 @@ class Trainer:
         ``callback(trainer)`` is called after every evaluation (progress bars).
         """
         self.snapshot: Trainer | None = None
-        pending = [s for s in self._eval_union if s >= self.step]
+        pending = [s for s in self._eval_union if s >= self.step and s > self._last_eval]
         ptr = 0
         while self.runs:
             if ptr < len(pending) and self.step == pending[ptr]:
@@ -343,7 +344,7 @@ class Trainer:
             rows.append(index[base])
         new = cls(arms, snapshot.device, _build=False)
         idx = torch.as_tensor(rows, dtype=torch.long, device=snapshot.device)
-        new.step = snapshot.step
+        new.step, new._last_eval = snapshot.step, snapshot._last_eval
         new.data = snapshot.data.select(idx)
         new.params = {k: v.detach().index_select(0, idx).clone().requires_grad_() for k, v in snapshot.params.items()}
         new._setup_runs(list(arms))

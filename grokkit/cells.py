@@ -1,0 +1,116 @@
+"""Per-cell summaries of a table of runs (the DataFrame that :func:`grokkit.sweep` returns).
+
+A *cell* is a set of runs that differ only by seed (one clamp level, one modulus,
+one learning rate, ...). The helpers here turn a run table into the per-cell
+numbers the chapters report, honouring censoring:
+
+* a **grokked** run has an event at ``t_grok``;
+* a **censored** run (budget spent) is right-censored at its last step;
+* a **diverged** run (non-finite loss or weights) is right-censored at the step
+  where it diverged and counted separately: it is never a grokked run.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .stats import bootstrap_ci, censored_median
+
+
+def grok_times(df: pd.DataFrame, time: str = "t_grok") -> tuple[np.ndarray, np.ndarray]:
+    """Per-run ``(times, events)`` for survival statistics.
+
+    ``time`` is ``"t_grok"`` or a crossing column such as ``"t_test_0.95"``. A run
+    without an event is censored at its last evaluated step (``final_step``).
+    """
+    grokked = df["status"].eq("grokked") if time == "t_grok" else df[time].notna() & df["status"].ne("diverged")
+    t = np.where(grokked, df[time].astype(float), df["final_step"].astype(float))
+    return t, grokked.to_numpy(bool)
+
+
+def cell_table(df: pd.DataFrame, by: str | Sequence[str], *, time: str = "t_grok", norm: str = "norm_grok",
+               n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """One row per cell: run counts, the Kaplan-Meier median of ``time`` with a bootstrap CI,
+    and the median norm at that time over the runs that got there (with a CI).
+
+    Columns: the ``by`` columns, ``n``, ``n_grokked``, ``n_censored``, ``n_diverged``,
+    ``t_median``, ``t_lo``, ``t_hi`` (inf when more than half are censored),
+    ``norm_median``, ``norm_lo``, ``norm_hi``, ``budget`` (largest budget in the cell).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for key, g in df.groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        t, ev = grok_times(g, time)
+        med = censored_median(t, ev, n_boot=n_boot, seed=seed)
+        norms = g.loc[ev, norm].astype(float).to_numpy() if norm in g else np.array([])
+        nest = bootstrap_ci(norms, np.median, n_boot=n_boot, seed=seed) if len(norms) else None
+        rows.append({
+            **dict(zip(by, key)),
+            "n": len(g),
+            "n_grokked": int(ev.sum()),
+            "n_censored": int((g["status"] == "censored").sum()),
+            "n_diverged": int((g["status"] == "diverged").sum()),
+            "t_median": med.median, "t_lo": med.lo, "t_hi": med.hi,
+            "norm_median": nest.value if nest else np.nan,
+            "norm_lo": nest.lo if nest else np.nan,
+            "norm_hi": nest.hi if nest else np.nan,
+            "budget": int(g["max_steps"].max()),
+        })
+    return pd.DataFrame(rows)
+
+
+def fraction_grokked(df: pd.DataFrame, steps: np.ndarray, time: str = "t_grok") -> np.ndarray:
+    """Fraction of the runs in ``df`` that have grokked by each of ``steps`` (censored runs
+    count in the denominator: they had not grokked by their budget)."""
+    t, ev = grok_times(df, time)
+    return np.array([(ev & (t <= s)).sum() / max(1, len(t)) for s in steps])
+
+
+def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
+    """A one-line statement of the scale used: runs, seeds per cell, budgets, censored and diverged runs."""
+    by = [by] if isinstance(by, str) else list(by or [])
+    n = len(df)
+    per_cell = df.groupby(by).size() if by else pd.Series([n])
+    seeds = f"{per_cell.min()}" if per_cell.min() == per_cell.max() else f"{per_cell.min()}-{per_cell.max()}"
+    budgets = sorted(df["max_steps"].unique())
+    budget = f"{budgets[0]:,}" if len(budgets) == 1 else f"{budgets[0]:,}-{budgets[-1]:,}"
+    cens = int((df["status"] == "censored").sum())
+    div = int((df["status"] == "diverged").sum())
+    layout = f" ({len(per_cell)} cells x {seeds} seeds)" if by else ""
+    return f"{n} runs{layout}, budget {budget} steps; {cens} censored, {div} diverged"
+
+
+def spread_of_medians(df: pd.DataFrame, by: str, value: str = "norm_grok", *, n_boot: int = 2000,
+                      seed: int = 0) -> "Estimate":
+    """Coefficient of variation (std / mean, ddof 1) of the per-group medians of ``value``
+    over grokked runs, with a bootstrap CI from resampling runs within each group.
+
+    This is "how much does W_c move across data fractions (or learning rates)": the
+    seed-to-seed scatter enters only through the medians' uncertainty.
+    """
+    from .stats import Estimate
+
+    g = df[df["status"].eq("grokked")]
+    groups = [grp[value].astype(float).to_numpy() for _, grp in g.groupby(by)]
+    groups = [x for x in groups if len(x)]
+    if len(groups) < 2:
+        return Estimate(np.nan, np.nan, np.nan)
+
+    def cv(meds: np.ndarray) -> float:
+        return float(np.std(meds, ddof=1) / np.mean(meds))
+
+    value_ = cv(np.array([np.median(x) for x in groups]))
+    rng = np.random.default_rng(seed)
+    boots = np.array([cv(np.array([np.median(rng.choice(x, len(x))) for x in groups])) for _ in range(n_boot)])
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return Estimate(value_, float(lo), float(hi))
+
+
+def rows_for(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``table`` whose ``key`` is in ``keys``, in that order (absent keys skipped)."""
+    idx = table.set_index("key")
+    return idx.loc[[k for k in keys if k in idx.index]].reset_index()

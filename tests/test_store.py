@@ -1,0 +1,73 @@
+"""The run store needs no torch: records round-trip, downsample, load as a table, and fail loudly."""
+
+import json
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from grokkit.config import paper1
+from grokkit.store import MAX_POINTS, RunStore, downsample
+
+
+def fake_result(cfg, n=1000, t_grok=700):
+    steps = list(range(0, n * 10, 10))
+    traj = {"step": steps, "norm": [50.0 + 1e-7 * i for i in range(n)], "test_acc": [min(1.0, s / 7000) for s in steps]}
+    summary = {"status": "grokked", "t_grok": t_grok * 10, "t_mem": 100, "final_step": steps[-1], "norm_grok": 51.0,
+               "crossings": {"0.9": [6300, 50.5]}, "clamp_target": None, "bad": float("nan")}
+    return SimpleNamespace(config=cfg, summary=summary, trajectory=traj, provenance={"grokkit": "test", "wall_s": 1.0})
+
+
+def test_store_does_not_import_torch():
+    import subprocess  # other tests import torch: check in a fresh interpreter
+
+    code = "import grokkit.store, grokkit.sweep, grokkit.stats, grokkit.cells, sys; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_roundtrip_and_table(tmp_path):
+    store = RunStore(tmp_path)
+    cfg = paper1(p=59, seed=3)
+    path = store.save(fake_result(cfg))
+    assert path == tmp_path / cfg.key[:2] / f"{cfg.key}.json"
+    assert cfg.key in store and store.keys() == [cfg.key]
+    rec = store.load(cfg.key)
+    assert rec["config"]["seed"] == 3 and rec["summary"]["bad"] is None  # NaN stored as null
+    assert len(rec["trajectory"]["step"]) <= MAX_POINTS + 10
+    assert 7000 in rec["trajectory"]["step"] and 6300 in rec["trajectory"]["step"]  # T_grok and crossings kept
+    table = store.table()
+    assert table.loc[0, "seed"] == 3 and table.loc[0, "t_test_0.9"] == 6300 and table.loc[0, "norm_test_0.9"] == 50.5
+    assert "t_test_0.95" in table.columns  # every crossing threshold has a column
+    traj = store.trajectories([cfg.key])
+    assert list(traj.columns[:2]) == ["key", "step"]
+
+
+def test_record_is_diff_friendly_json(tmp_path):
+    store = RunStore(tmp_path)
+    cfg = paper1(p=59)
+    text = store.save(fake_result(cfg, n=20)).read_text()
+    json.loads(text)
+    assert '\n      "seed": 0,' in text  # one config field per line
+    assert text.count("\n") < 120
+
+
+def test_missing_and_unreadable_records(tmp_path):
+    store = RunStore(tmp_path)
+    cfgs = [paper1(p=59, seed=s) for s in range(3)]
+    store.save(fake_result(cfgs[1]))
+    assert [c.seed for c in store.missing(cfgs + cfgs)] == [0, 2]
+    with pytest.raises(KeyError):
+        store.load(cfgs[0].key)
+    store.path(cfgs[1].key).write_text("{ not json")
+    with pytest.raises(ValueError, match="delete it"):
+        store.load(cfgs[1].key)
+
+
+def test_downsample_keeps_ends_and_key_steps():
+    traj = {"step": list(range(5000)), "x": [float(i) for i in range(5000)]}
+    out = downsample(traj, {1234, 4321})
+    assert out["step"][0] == 0 and out["step"][-1] == 4999
+    assert 1234 in out["step"] and 4321 in out["step"]
+    assert len(out["step"]) <= MAX_POINTS + 2
+    assert downsample({"step": [0, 1], "x": [0.1234567891, 2.0]})["x"][0] == 0.123457
