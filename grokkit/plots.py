@@ -69,8 +69,10 @@ def medians_vs_level(cells: pd.DataFrame, x: str, *, ax: plt.Axes | None = None,
     ax.errorbar(cells.loc[ok, x], cells.loc[ok, "t_median"], yerr=[lo, hi], fmt=marker, color=color,
                 label=label, capsize=3, ms=5)
     if (~ok).any():
+        label_c = "more than half censored (at budget)"
+        seen = label_c in ax.get_legend_handles_labels()[1]
         ax.scatter(cells.loc[~ok, x], cells.loc[~ok, "budget"], marker="^", facecolors="none",
-                   edgecolors=color or "k", label="censored (median > budget)")
+                   edgecolors=color or "k", label=None if seen else label_c)
     if fit is not None:
         xs = np.linspace(*(fit_range or (cells[x].min(), cells[x].max())), 100)
         ax.plot(xs, fit.predict(xs), color=color, lw=1.2, alpha=0.8)

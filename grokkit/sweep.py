@@ -83,6 +83,7 @@ def sweep(
     allow_missing: bool = False,
     device: str | None = "auto",
     max_batch: int | None = None,
+    workers: int | None = None,
     progress: bool = True,
     desc: str = "sweep",
 ) -> pd.DataFrame:
@@ -104,6 +105,10 @@ def sweep(
         ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
     max_batch:
         Most runs trained as one batch (default 32 on CPU, 256 on CUDA).
+    workers:
+        CPU only: train batches in this many processes at once, splitting the cores among
+        them (default ``$GROKKIT_WORKERS`` or 1). Small models use many cores poorly, so
+        on a machine with many cores several workers train faster than one.
     progress:
         Show a progress bar (runs finished, runs in flight, step, ETA).
     """
@@ -124,42 +129,99 @@ def sweep(
         table.attrs["missing"] = len(missing)
         return table
     if missing:
-        _train_missing(missing, store, device, max_batch, progress, desc)
+        workers = int(os.environ.get("GROKKIT_WORKERS", "1")) if workers is None else workers
+        if workers < 1:
+            raise ValueError(f"workers: must be a positive integer, got {workers!r}")
+        _train_missing(missing, store, device, max_batch, workers, progress, desc)
     table = store.table(order)
     table.attrs["missing"] = 0
     return table
 
 
 def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None, max_batch: int | None,
-                   progress: bool, desc: str) -> None:
+                   workers: int, progress: bool, desc: str) -> None:
     from tqdm import tqdm
 
     from .train import Trainer, resolve_device
 
     dev = resolve_device(device)
     max_batch = max_batch or (256 if dev.type == "cuda" else 32)
+    parallel = workers > 1 and dev.type == "cpu"
+    if parallel:  # smaller batches, so that every worker has work
+        max_batch = min(max_batch, max(1, -(-len(missing) // (2 * workers))))
     batches = plan_batches(missing, max_batch)
     bar = tqdm(total=len(missing), desc=desc, unit="run", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=1.0)
     started = time.perf_counter()
     run_steps = [0]
 
+    def finished(steps: int) -> None:
+        run_steps[0] += steps
+        bar.update(1)
+
     def update(trainer: Trainer) -> None:
         rate = (run_steps[0] + trainer.step * trainer.n_active) / max(1e-9, time.perf_counter() - started)
         bar.set_postfix(in_flight=trainer.n_active, step=trainer.step, run_steps_s=f"{rate:.0f}", refresh=False)
 
     try:
+        if parallel:
+            _train_in_workers(batches, store, workers, finished, bar, started, run_steps)
+            return
         for batch in batches:
-            if batch[0].fork_step:
-                trainer = _forked_trainer(batch, store, dev)
-            else:
-                trainer = Trainer(batch, dev)
+            trainer = _forked_trainer(batch, store, dev) if batch[0].fork_step else Trainer(batch, dev)
             for result in trainer.run(callback=update):
                 store.save(result)
-                run_steps[0] += result.summary["final_step"]
-                bar.update(1)
+                finished(result.summary["final_step"])
     finally:
         bar.close()
+
+
+# ------------------------------------------------------------------ worker processes
+_queue = None  # set in each worker process
+
+
+def _worker_init(threads: int, queue) -> None:
+    global _queue
+    import torch
+
+    torch.set_num_threads(threads)
+    _queue = queue
+
+
+def _worker_train(batch: list[RunConfig], root: str) -> None:
+    """Train one batch in a worker process, saving each run as it finishes."""
+    from .train import Trainer
+
+    store = RunStore(root)
+    trainer = _forked_trainer(batch, store, "cpu") if batch[0].fork_step else Trainer(batch, "cpu")
+    for result in trainer.run():
+        store.save(result)
+        _queue.put(result.summary["final_step"])
+
+
+def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, started: float, run_steps) -> None:
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, queue)) as pool:
+        futures = [pool.submit(_worker_train, b, str(store.root)) for b in batches]
+        while True:
+            try:
+                finished(queue.get(timeout=0.5))
+                rate = run_steps[0] / max(1e-9, time.perf_counter() - started)
+                bar.set_postfix(workers=workers, run_steps_s=f"{rate:.0f}", refresh=False)
+            except queue_mod.Empty:
+                for f in futures:
+                    if f.done() and f.exception() is not None:
+                        for g in futures:
+                            g.cancel()
+                        raise f.exception()
+                if all(f.done() for f in futures) and queue.empty():
+                    break
 
 
 def _forked_trainer(arms: list[RunConfig], store: RunStore, device) -> "Trainer":

@@ -119,3 +119,13 @@ def test_sigkill_mid_sweep_loses_only_runs_in_flight(tmp_path):
     assert len(table) == 12 and list(table["seed"]) == list(range(12))
     for k, (text, mtime) in snapshot.items():
         assert store.path(k).read_text() == text and store.path(k).stat().st_mtime_ns == mtime
+
+
+def test_workers_give_the_same_records(tmp_path):
+    cfgs = configs(4)
+    a = sweep(cfgs, store=tmp_path / "one", progress=False)
+    b = sweep(cfgs, store=tmp_path / "two", workers=2, progress=False)
+    assert list(a["key"]) == list(b["key"])
+    assert (a["norm_final"] - b["norm_final"]).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="workers"):
+        sweep(configs(5)[4:], store=tmp_path / "three", workers=0)
