@@ -60,7 +60,9 @@ def cell_table(df: pd.DataFrame, by: str | Sequence[str], *, time: str = "t_grok
             "norm_hi": nest.hi if nest else np.nan,
             "budget": int(g["max_steps"].max()),
         })
-    return pd.DataFrame(rows)
+    columns = [*by, "n", "n_grokked", "n_censored", "n_diverged", "t_median", "t_lo", "t_hi",
+               "norm_median", "norm_lo", "norm_hi", "budget"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def fraction_grokked(df: pd.DataFrame, steps: np.ndarray, time: str = "t_grok") -> np.ndarray:
@@ -74,6 +76,8 @@ def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
     """A one-line statement of the scale used: runs, seeds per cell, budgets, censored and diverged runs."""
     by = [by] if isinstance(by, str) else list(by or [])
     n = len(df)
+    if n == 0:
+        return "no runs"
     per_cell = df.groupby(by).size() if by else pd.Series([n])
     seeds = f"{per_cell.min()}" if per_cell.min() == per_cell.max() else f"{per_cell.min()}-{per_cell.max()}"
     budgets = sorted(df["max_steps"].unique())
@@ -114,3 +118,14 @@ def rows_for(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """The rows of ``table`` whose ``key`` is in ``keys``, in that order (absent keys skipped)."""
     idx = table.set_index("key")
     return idx.loc[[k for k in keys if k in idx.index]].reset_index()
+
+
+def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> "Estimate":
+    """Median with a bootstrap CI; NaN (not an error) when there are no values."""
+    from .stats import Estimate
+
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return Estimate(np.nan, np.nan, np.nan)
+    return bootstrap_ci(values, np.median, n_boot=n_boot, seed=seed)

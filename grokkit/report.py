@@ -196,8 +196,12 @@ class Verdicts:
         ).hide(axis="index").set_properties(**{"text-align": "left"})
         return styled.to_html()
 
-    def write(self, results_dir: str | Path) -> Path:
-        """Write ``<results_dir>/<chapter>.json`` and return its path."""
+    def write(self, results_dir: str | Path | None = None) -> Path:
+        """Write ``<results_dir>/<chapter>.json`` (default: the project's ``results/``) and return its path."""
+        if results_dir is None:
+            from .store import project_root
+
+            results_dir = (project_root() or Path.cwd()) / "results"
         out = Path(results_dir)
         out.mkdir(parents=True, exist_ok=True)
         path = out / f"{self.chapter}.json"

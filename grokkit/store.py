@@ -128,7 +128,7 @@ class RunStore:
         (the first evaluated step with test accuracy >= thr, and the norm there).
         """
         rows = [flatten_record(self.load(k)) for k in (self.keys() if keys is None else keys)]
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows) if rows else _empty_table()
 
     def trajectories(self, keys: Iterable[str]) -> pd.DataFrame:
         """The stored trajectories of ``keys`` in long form: one row per (run, evaluated step)."""
@@ -138,7 +138,7 @@ class RunStore:
             df = pd.DataFrame({m: np.asarray(v, dtype=float) for m, v in traj.items()})
             df.insert(0, "key", k)
             frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["key", "step"])
 
 
 def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,6 +156,25 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     row["wall_s"] = prov.get("wall_s")
     row["device"] = prov.get("device")
     return row
+
+
+#: The summary fields of a record (grokkit.train writes exactly these).
+SUMMARY_FIELDS = (
+    "status", "t_mem", "t_grok", "final_step", "diverged_at", "norm_init", "norm_mem", "norm_grok", "norm_final",
+    "norm_peak", "t_norm_peak", "sq_norm_all_mem", "sq_norm_all_grok", "sq_norm_all_final", "logit_scale_mem",
+    "logit_scale_grok", "logit_scale_final", "sc_frac_max", "train_acc_final", "test_acc_final", "crossings",
+    "clamp_target",
+)
+
+
+def _empty_table() -> pd.DataFrame:
+    """A table with no runs but the columns a table of runs has."""
+    from dataclasses import fields
+
+    cols = ["key", *(f.name for f in fields(RunConfig))]
+    cols += [f"{m}_test_{thr}" for thr in CROSSING_THRESHOLDS for m in ("t", "norm")]
+    cols += [f for f in SUMMARY_FIELDS if f not in ("crossings", "clamp_target")] + ["wall_s", "device"]
+    return pd.DataFrame(columns=cols)
 
 
 # --------------------------------------------------------------------- format

@@ -271,10 +271,16 @@ class Design:
         """How many requested runs the last :meth:`run` could not provide (training off)."""
         return 0 if self._runs is None else int(self._runs.attrs.get("missing", 0))
 
-    def table(self, experiment: str) -> pd.DataFrame:
-        """The runs of one experiment: its labels, then every run column (missing runs left out)."""
+    def table(self, experiment: str, labels: Iterable[str] = ()) -> pd.DataFrame:
+        """The runs of one experiment: its labels, then every run column (missing runs left out).
+
+        ``labels`` names label columns that must exist even when the experiment has no runs.
+        """
         if self._runs is None:
             raise RuntimeError("call Design.run() before Design.table()")
-        labels = pd.DataFrame([{"key": c.key, **lab} for c, lab in self.experiments[experiment]])
-        runs = self._runs.drop(columns=[c for c in labels.columns if c != "key" and c in self._runs.columns])
-        return labels.merge(runs, on="key", how="inner")
+        tags = pd.DataFrame([{"key": c.key, **lab} for c, lab in self.experiments.get(experiment, [])])
+        for name in ("key", *labels):
+            if name not in tags.columns:
+                tags[name] = pd.Series(dtype=object if name == "key" else float)
+        runs = self._runs.drop(columns=[c for c in tags.columns if c != "key" and c in self._runs.columns])
+        return tags.merge(runs, on="key", how="inner")

@@ -84,3 +84,17 @@ def test_chapter_smoke(nb: Path, tmp_path: Path, store_dir: Path, results_dir: P
     again = _verdict_rows(results_dir, nb.stem)
     assert [(r["claim"], r["ours"], r["verdict"]) for r in again] == \
         [(r["claim"], r["ours"], r["verdict"]) for r in rows], f"{nb.stem}: the re-run gave different verdicts"
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not NOTEBOOKS, reason="no chapter notebooks yet")
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_chapter_renders_from_an_empty_store(nb: Path, tmp_path: Path, store_dir: Path, results_dir: Path,
+                                             training_env) -> None:
+    """At its book preset with training off and no runs stored, a chapter still renders,
+    trains nothing, and reports its claims as "no data" rather than crashing."""
+    training_env()
+    _execute(nb, tmp_path / f"{nb.stem}.empty.ipynb", store=str(store_dir), results_dir=str(results_dir))
+    rows = _verdict_rows(results_dir, nb.stem)
+    assert {r["verdict"] for r in rows} == {"no data"}
+    assert store_snapshot(store_dir) == {}

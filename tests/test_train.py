@@ -136,6 +136,9 @@ def test_runs_stop_at_grok_plus_extra_or_at_budget():
     base = paper1(p=41, d_embed=32, d_hidden=64, train_frac=0.5, lr=1e-2, eval_schedule="every:10", seed=2)
     results = train([base.replace(max_steps=3000, extra_steps=50), base.replace(seed=1, max_steps=30)], "cpu")
     grokked, short = results
+    from grokkit.store import SUMMARY_FIELDS
+
+    assert tuple(grokked.summary) == SUMMARY_FIELDS
     assert grokked.summary["status"] == "grokked"
     assert grokked.summary["final_step"] == grokked.summary["t_grok"] + 50
     assert grokked.summary["t_mem"] <= grokked.summary["t_grok"]
