@@ -168,6 +168,12 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
             _train_in_workers(batches, store, workers, finished, bar, started, run_steps)
             return
         for batch in batches:
+            fresh = [c for c in batch if c.key not in store]  # another sweep may have stored some meanwhile
+            for _ in range(len(batch) - len(fresh)):
+                finished(0)
+            if not fresh:
+                continue
+            batch = fresh
             trainer = _forked_trainer(batch, store, dev) if batch[0].fork_step else Trainer(batch, dev)
             for result in trainer.run(callback=update):
                 store.save(result)
@@ -193,6 +199,12 @@ def _worker_train(batch: list[RunConfig], root: str) -> None:
     from .train import Trainer
 
     store = RunStore(root)
+    fresh = [c for c in batch if c.key not in store]  # another sweep may have stored some meanwhile
+    for _ in range(len(batch) - len(fresh)):
+        _queue.put(0)
+    if not fresh:
+        return
+    batch = fresh
     trainer = _forked_trainer(batch, store, "cpu") if batch[0].fork_step else Trainer(batch, "cpu")
     for result in trainer.run():
         store.save(result)
