@@ -129,3 +129,30 @@ def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> "Estimate":
     if len(values) == 0:
         return Estimate(np.nan, np.nan, np.nan)
     return bootstrap_ci(values, np.median, n_boot=n_boot, seed=seed)
+
+
+def select(df: pd.DataFrame, **where: float) -> pd.DataFrame:
+    """The runs of ``df`` whose columns equal the given values (floats compared with ``np.isclose``).
+
+    >>> select(runs, rho=1.15, lr=1e-3)  # doctest: +SKIP
+    """
+    mask = np.ones(len(df), bool)
+    for column, value in where.items():
+        if column not in df.columns:
+            return df.iloc[:0]
+        mask &= np.isclose(df[column].astype(float), float(value))
+    return df[mask]
+
+
+def delay_ratio(reference: pd.DataFrame, other: pd.DataFrame, *, time: str = "t_grok",
+                n_boot: int = 2000, seed: int = 0) -> "Estimate | None":
+    """Ratio of Kaplan-Meier median delays ``median(other) / median(reference)`` with a bootstrap CI.
+
+    Returns None when either cell has no runs (e.g. a partial run store), so a chapter
+    can print "n/a" instead of failing.
+    """
+    from .stats import ratio_ci
+
+    if len(reference) == 0 or len(other) == 0:
+        return None
+    return ratio_ci(*grok_times(reference, time), *grok_times(other, time), n_boot=n_boot, seed=seed)
