@@ -6,10 +6,12 @@ returns it, so chapters compose panels freely.
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 
@@ -87,19 +89,28 @@ def survival(df: pd.DataFrame, by: str, *, ax: plt.Axes | None = None, steps: np
     stay in the denominator)."""
     ax = _ax(ax)
     levels = sorted(df[by].unique())
-    top = float(df["max_steps"].max())
+    # up to the last event or censoring time (not the largest budget, which may be far beyond)
+    last = np.where(df["status"].eq("grokked"), df["t_grok"].astype(float), df["final_step"].astype(float))
+    top = 1.05 * float(np.nanmax(last)) if len(df) else 1.0
     steps = steps if steps is not None else np.linspace(0, top, 400)
     for c, level in zip(colors(len(levels), cmap), levels):
         g = df[df[by] == level]
         ax.step(steps, fraction_grokked(g, steps), where="post", color=c, label=fmt.format(level))
+    thousands_axis(ax.xaxis)
     ax.set_xlabel("step")
     ax.set_ylabel("fraction grokked")
     ax.set_ylim(-0.02, 1.02)
     return ax
 
 
+def thousands_axis(axis) -> None:
+    """Label a step axis 0, 10k, 20k, ... instead of 0, 10000, 20000 (readable when long)."""
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
+
+
 def annotate_scale(ax: plt.Axes, text: str) -> None:
-    """A small grey note in the lower-right corner (e.g. the scale of the runs)."""
+    """A small grey note in the lower-right corner (e.g. the scale of the runs), wrapped to a few lines that fit even a narrowed axes."""
+    text = textwrap.fill(text, 48)  # fits an axes narrowed by a legend outside it
     ax.text(0.99, 0.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.4")
 
 
