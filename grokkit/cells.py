@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import bootstrap_ci, censored_median
+from .stats import bootstrap_ci, censored_median, ratio_ci
 
 
 def grok_times(df: pd.DataFrame, time: str = "t_grok") -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +151,6 @@ def delay_ratio(reference: pd.DataFrame, other: pd.DataFrame, *, time: str = "t_
     Returns None when either cell has no runs (e.g. a partial run store), so a chapter
     can print "n/a" instead of failing.
     """
-    from .stats import ratio_ci
-
     if len(reference) == 0 or len(other) == 0:
         return None
     return ratio_ci(*grok_times(reference, time), *grok_times(other, time), n_boot=n_boot, seed=seed)

@@ -109,8 +109,9 @@ def thousands_axis(axis) -> None:
 
 
 def annotate_scale(ax: plt.Axes, text: str) -> None:
-    """A small grey note in the lower-right corner (e.g. the scale of the runs), wrapped to a few lines that fit even a narrowed axes."""
-    text = textwrap.fill(text, 48)  # fits an axes narrowed by a legend outside it
+    """A small grey note in the lower-right corner (e.g. the scale of the runs), wrapped so that
+    it fits an axes narrowed by a legend outside it."""
+    text = textwrap.fill(text, 48)
     ax.text(0.99, 0.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.4")
 
 

@@ -388,3 +388,23 @@ def test_ratio_ci():
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_delay_ratio_of_two_cells_and_none_for_an_empty_cell():
+    import pandas as pd
+
+    from grokkit import cells
+
+    runs = pd.DataFrame({
+        "rho": [1.0] * 5 + [1.2] * 5,
+        "status": ["grokked"] * 10,
+        "t_grok": [100.0, 110, 120, 130, 140, 300, 330, 360, 390, 420],
+        "final_step": [100.0, 110, 120, 130, 140, 300, 330, 360, 390, 420],
+    })
+    low, high = cells.select(runs, rho=1.0), cells.select(runs, rho=1.2)
+    assert len(low) == len(high) == 5
+    ratio = cells.delay_ratio(low, high)
+    assert ratio.value == pytest.approx(360 / 120)
+    assert ratio.lo <= ratio.value <= ratio.hi
+    assert cells.delay_ratio(low, cells.select(runs, rho=1.3)) is None
+    assert len(cells.select(runs, lr=1e-3)) == 0  # an absent column selects nothing
