@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import bootstrap_ci, censored_median, ratio_ci
+from .stats import Estimate, bootstrap_ci, censored_median, ratio_ci
 
 
 def grok_times(df: pd.DataFrame, time: str = "t_grok") -> tuple[np.ndarray, np.ndarray]:
@@ -89,15 +89,13 @@ def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
 
 
 def spread_of_medians(df: pd.DataFrame, by: str, value: str = "norm_grok", *, n_boot: int = 2000,
-                      seed: int = 0) -> "Estimate":
+                      seed: int = 0) -> Estimate:
     """Coefficient of variation (std / mean, ddof 1) of the per-group medians of ``value``
     over grokked runs, with a bootstrap CI from resampling runs within each group.
 
     This is "how much does W_c move across data fractions (or learning rates)": the
     seed-to-seed scatter enters only through the medians' uncertainty.
     """
-    from .stats import Estimate
-
     g = df[df["status"].eq("grokked")]
     groups = [grp[value].astype(float).to_numpy() for _, grp in g.groupby(by)]
     groups = [x for x in groups if len(x)]
@@ -120,10 +118,8 @@ def rows_for(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     return idx.loc[[k for k in keys if k in idx.index]].reset_index()
 
 
-def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> "Estimate":
+def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """Median with a bootstrap CI; NaN (not an error) when there are no values."""
-    from .stats import Estimate
-
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if len(values) == 0:
@@ -145,7 +141,7 @@ def select(df: pd.DataFrame, **where: float) -> pd.DataFrame:
 
 
 def delay_ratio(reference: pd.DataFrame, other: pd.DataFrame, *, time: str = "t_grok",
-                n_boot: int = 2000, seed: int = 0) -> "Estimate | None":
+                n_boot: int = 2000, seed: int = 0) -> Estimate | None:
     """Ratio of Kaplan-Meier median delays ``median(other) / median(reference)`` with a bootstrap CI.
 
     Returns None when either cell has no runs (e.g. a partial run store), so a chapter

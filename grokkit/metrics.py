@@ -13,10 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .clamp import norm, sq_norm
-from .config import CROSSING_THRESHOLDS  # noqa: F401  (re-exported)
 from .models import Model, Params
 from .tasks import TaskData
-
 
 
 def per_example_loss(z: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:

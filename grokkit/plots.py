@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
 
-from .cells import fraction_grokked
+from .cells import fraction_grokked, grok_times
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
@@ -90,7 +90,7 @@ def survival(df: pd.DataFrame, by: str, *, ax: plt.Axes | None = None, steps: np
     ax = _ax(ax)
     levels = sorted(df[by].unique())
     # up to the last event or censoring time (not the largest budget, which may be far beyond)
-    last = np.where(df["status"].eq("grokked"), df["t_grok"].astype(float), df["final_step"].astype(float))
+    last, _ = grok_times(df)
     top = 1.05 * float(np.nanmax(last)) if len(df) else 1.0
     steps = steps if steps is not None else np.linspace(0, top, 400)
     for c, level in zip(colors(len(levels), cmap), levels):

@@ -57,8 +57,6 @@ def resolve(presets: Mapping[str, Mapping[str, Any]], preset: str, **overrides: 
 def resolve_from(presets: Mapping[str, Mapping[str, Any]], preset: str, namespace: Mapping[str, Any]) -> Params:
     """:func:`resolve` with the overrides read from ``namespace`` (a notebook's ``globals()``):
     every parameter the presets define is looked up there by name."""
-    if preset not in presets:
-        raise ValueError(f"preset: unknown preset {preset!r}; expected one of {sorted(presets)}")
     names = {k for values in presets.values() for k in values}
     return resolve(presets, preset, **{k: namespace.get(k) for k in names})
 

@@ -22,7 +22,7 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -169,8 +169,6 @@ SUMMARY_FIELDS = (
 
 def _empty_table() -> pd.DataFrame:
     """A table with no runs but the columns a table of runs has."""
-    from dataclasses import fields
-
     cols = ["key", *(f.name for f in fields(RunConfig))]
     cols += [f"{m}_test_{thr}" for thr in CROSSING_THRESHOLDS for m in ("t", "norm")]
     cols += [f for f in SUMMARY_FIELDS if f not in ("crossings", "clamp_target")] + ["wall_s", "device"]

@@ -168,18 +168,28 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
             _train_in_workers(batches, store, workers, finished, bar, started, run_steps)
             return
         for batch in batches:
-            fresh = [c for c in batch if c.key not in store]  # another sweep may have stored some meanwhile
-            for _ in range(len(batch) - len(fresh)):
-                finished(0)
-            if not fresh:
-                continue
-            batch = fresh
-            trainer = _forked_trainer(batch, store, dev) if batch[0].fork_step else Trainer(batch, dev)
-            for result in trainer.run(callback=update):
-                store.save(result)
-                finished(result.summary["final_step"])
+            _train_batch(batch, store, dev, finished, update)
     finally:
         bar.close()
+
+
+def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, callback=None) -> None:
+    """Train the runs of ``batch`` that the store still lacks, saving each as it finishes.
+
+    ``finished(steps)`` is called once per run of the batch (with 0 for a run that another
+    sweep stored meanwhile); ``callback(trainer)`` after every evaluation.
+    """
+    from .train import Trainer
+
+    fresh = [c for c in batch if c.key not in store]
+    for _ in range(len(batch) - len(fresh)):
+        finished(0)
+    if not fresh:
+        return
+    trainer = _forked_trainer(fresh, store, device) if fresh[0].fork_step else Trainer(fresh, device)
+    for result in trainer.run(callback=callback):
+        store.save(result)
+        finished(result.summary["final_step"])
 
 
 # ------------------------------------------------------------------ worker processes
@@ -195,20 +205,8 @@ def _worker_init(threads: int, queue) -> None:
 
 
 def _worker_train(batch: list[RunConfig], root: str) -> None:
-    """Train one batch in a worker process, saving each run as it finishes."""
-    from .train import Trainer
-
-    store = RunStore(root)
-    fresh = [c for c in batch if c.key not in store]  # another sweep may have stored some meanwhile
-    for _ in range(len(batch) - len(fresh)):
-        _queue.put(0)
-    if not fresh:
-        return
-    batch = fresh
-    trainer = _forked_trainer(batch, store, "cpu") if batch[0].fork_step else Trainer(batch, "cpu")
-    for result in trainer.run():
-        store.save(result)
-        _queue.put(result.summary["final_step"])
+    """Train one batch in a worker process (progress goes back through the queue)."""
+    _train_batch(batch, RunStore(root), "cpu", _queue.put)
 
 
 def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, started: float, run_steps) -> None:

@@ -33,8 +33,8 @@ import torch
 
 from . import __version__
 from .clamp import rescale_, norm as group_norm
-from .config import RESULTS_VERSION, RunConfig, eval_steps
-from .metrics import CROSSING_THRESHOLDS, evaluate, norms, per_example_loss
+from .config import CROSSING_THRESHOLDS, RESULTS_VERSION, RunConfig, eval_steps
+from .metrics import evaluate, norms, per_example_loss
 from .models import Model, build_model, gather_rows
 from .optim import SGD, AdamW, Optimizer
 from .tasks import TaskData, make_run_data, stack
