@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"grokkit bench: paper-1 MLP, p={args.p}, train fraction 0.4 (n_train={n_train}), full batch, AdamW, clamp on")
     print(f"device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
           f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s")
-    print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:.0f} M (factorized), plain {f_plain / 1e6:.0f} M")
+    print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:.0f} M (factorized), plain {f_plain / 1e6:.0f} M; "
+          f"ceiling at 100 % of peak: grokkit {peak / f_gk:.0f} run-steps/s, plain {peak / f_plain:.0f}")
     plain = bench_plain(args.p, args.plain_runs, args.steps, device, repeats=args.repeats)
     print(f"\n{'N':>4} {'grokkit run-steps/s':>20} {'plain run-steps/s':>18} {'ratio':>7} "
           f"{'grokkit % peak':>15} {'plain % peak':>13}")
