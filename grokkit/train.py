@@ -60,6 +60,7 @@ class RunResult:
     summary: dict[str, Any]
     trajectory: dict[str, list[float]]
     provenance: dict[str, Any]
+    trace: dict[str, list[float]] = field(default_factory=dict)  # norms every ``trace_every`` steps
 
     @property
     def key(self) -> str:
@@ -77,11 +78,19 @@ class _Run:
     t_grok: int | None = None
     diverged_at: int | None = None
     crossings: dict[str, list[float]] = field(default_factory=dict)
+    trace: dict[str, list[float]] = field(default_factory=dict)
 
     def record(self, step: int, values: dict[str, float]) -> None:
         self.history.setdefault("step", []).append(step)
         for k, v in values.items():
             self.history.setdefault(k, []).append(v)
+
+    def record_trace(self, step: int, values: dict[str, float]) -> None:
+        if self.trace.get("step", [None])[-1] == step:  # a fork continues its pre-fork run's trace
+            return
+        self.trace.setdefault("step", []).append(step)
+        for k, v in values.items():
+            self.trace.setdefault(k, []).append(v)
 
 
 class _Sampler:
@@ -110,7 +119,7 @@ class _Sampler:
     def select(self, idx: list[int]) -> None:
         self.gens = [self.gens[i] for i in idx]
         if self.buf is not None:
-            self.buf = self.buf[torch.as_tensor(idx, device=self.buf.device)]
+            self.buf = self.buf.index_select(0, torch.as_tensor(idx, dtype=torch.long, device=self.buf.device))
 
     def copy(self) -> _Sampler:
         new = copy.copy(self)
@@ -269,6 +278,20 @@ class Trainer:
                 retire.append(i)
         return retire
 
+    @torch.no_grad()
+    def _trace(self) -> None:
+        """Record the norms of the runs whose ``trace_every`` divides the current step (no forward pass)."""
+        due = [i for i, r in enumerate(self.runs) if r.cfg.trace_every and self.step % r.cfg.trace_every == 0
+               and self.step <= r.cfg.max_steps]
+        if not due:
+            return
+        m = {"norm": group_norm(self.params, self.model.counted),
+             "sq_norm_all": group_norm(self.params, tuple(self.params)).pow(2)}
+        names = list(m)
+        table = torch.stack([m[k].double() for k in names]).cpu().tolist()
+        for i in due:
+            self.runs[i].record_trace(self.step, {k: table[j][i] for j, k in enumerate(names)})
+
     def _select(self, keep: list[int]) -> None:
         """Keep only the runs at positions ``keep``."""
         idx = torch.as_tensor(keep, dtype=torch.long, device=self.device)
@@ -295,7 +318,10 @@ class Trainer:
         self.snapshot: Trainer | None = None
         pending = [s for s in self._eval_union if s >= self.step and s > self._last_eval]
         ptr = 0
+        tracing = any(r.cfg.trace_every for r in self.runs)
         while self.runs:
+            if tracing:
+                self._trace()
             if ptr < len(pending) and self.step == pending[ptr]:
                 ptr += 1
                 retire = self._evaluate()
@@ -360,6 +386,7 @@ class Trainer:
             old = snapshot.runs[row]
             run.history = copy.deepcopy(old.history)
             run.t_mem, run.t_grok, run.crossings = old.t_mem, old.t_grok, copy.deepcopy(old.crossings)
+            run.trace = copy.deepcopy(old.trace)
         if new.cfg0.clamp_mode == "hold":
             # a straight run holds the norm from the state at clamp_start on; at the fork
             # that state is the snapshot's, so clamps starting there act before the first update
@@ -415,7 +442,7 @@ class Trainer:
             "wall_s": round(time.perf_counter() - self.started, 2),
             "batch_runs": self.n_start,
         }
-        return RunResult(run.cfg, summary, h, provenance)
+        return RunResult(run.cfg, summary, h, provenance, run.trace)
 
 
 def _device_name(device: torch.device) -> str:
