@@ -127,6 +127,7 @@ class RunConfig:
     stop_at_grok: bool = True  # stop at T_grok (+ extra_steps)
     extra_steps: int = 0  # steps to continue after T_grok, for post-grok measurements
     eval_schedule: str = "every:50"  # "every:K" or "log:K" (K log-spaced steps, paper 1)
+    trace_every: int = 0  # >0: also record the norms (cheap, no forward pass) every this many steps
     mem_threshold: float = 0.99  # T_mem: first evaluated step with train accuracy >= this
     grok_threshold: float = 0.9  # T_grok: first evaluated step with test accuracy >= this
     dtype: str = "float32"
@@ -194,6 +195,7 @@ class RunConfig:
                 _check(self.clamp_start >= self.fork_step, "clamp_start", f"must not precede fork_step {self.fork_step}, got {self.clamp_start}")
         _check(_is_int(self.extra_steps) and self.extra_steps >= 0, "extra_steps", f"must be a non-negative integer, got {self.extra_steps!r}")
         parse_schedule(self.eval_schedule)
+        _check(_is_int(self.trace_every) and self.trace_every >= 0, "trace_every", f"must be a non-negative integer, got {self.trace_every!r}")
         for name in ("mem_threshold", "grok_threshold"):
             v = getattr(self, name)
             _check(_is_real(v) and 0 < v <= 1, name, f"must lie in (0, 1], got {v!r}")
@@ -250,6 +252,8 @@ class RunConfig:
             drop.add("fork_step")
         if not self.stop_at_grok:
             drop.add("extra_steps")
+        if not self.trace_every:
+            drop.add("trace_every")
         return {k: v for k, v in d.items() if k not in drop}
 
     @property

@@ -8,7 +8,9 @@ hash of the run's canonical configuration and the results version. A record hold
   memorization, grok and the end, logit scale, softmax collapse, threshold crossings;
 * ``trajectory``: the evaluated metrics, one list per metric, downsampled to at most
   :data:`MAX_POINTS` points (the steps of T_mem, T_grok and each crossing are kept);
-* ``provenance``: grokkit and torch versions, device, date, wall time.
+* ``provenance``: grokkit and torch versions, device, date, wall time;
+* ``trace`` (runs with ``trace_every``): the norms every few steps, cheap to record and
+  dense enough to fit a contraction rate right after memorization.
 
 Writes are atomic (a temporary file in the same folder, flushed, fsync'ed and
 renamed over the target), so a process killed at any moment leaves every record
@@ -33,6 +35,10 @@ from .config import CROSSING_THRESHOLDS, RunConfig
 
 #: Trajectories longer than this are downsampled when written.
 MAX_POINTS = 240
+#: Norm traces (``trace_every``) longer than this are downsampled when written; the
+#: first :data:`TRACE_WINDOW` steps after T_mem are always kept at full resolution.
+MAX_TRACE_POINTS = 600
+TRACE_WINDOW = 1000
 #: Significant digits kept for floats in trajectories.
 DIGITS = 6
 
@@ -115,6 +121,11 @@ class RunStore:
             "trajectory": downsample(result.trajectory, _keep_steps(result.summary)),
             "provenance": _clean(result.provenance),
         }
+        trace = getattr(result, "trace", None)
+        if trace:
+            t_mem = result.summary.get("t_mem")
+            window = {s for s in trace["step"] if t_mem is not None and t_mem <= s <= t_mem + TRACE_WINDOW}
+            record["trace"] = downsample(trace, window | _keep_steps(result.summary), MAX_TRACE_POINTS)
         path = self.path(cfg.key)
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, dumps_record(record))
@@ -139,6 +150,19 @@ class RunStore:
             df.insert(0, "key", k)
             frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["key", "step"])
+
+    def traces(self, keys: Iterable[str]) -> pd.DataFrame:
+        """The norm traces (runs with ``trace_every``) of ``keys`` in long form: one row per
+        (run, traced step), with ``norm`` and ``sq_norm_all``; runs without a trace are skipped."""
+        frames = []
+        for k in keys:
+            trace = self.load(k).get("trace")
+            if not trace:
+                continue
+            df = pd.DataFrame({m: np.asarray(v, dtype=float) for m, v in trace.items()})
+            df.insert(0, "key", k)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["key", "step", "norm", "sq_norm_all"])
 
 
 def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,9 +206,12 @@ def dumps_record(record: Mapping[str, Any]) -> str:
     for section in ("config", "summary", "provenance"):
         body = json.dumps(record[section], indent=4, sort_keys=True, allow_nan=False)
         lines.append(f'  "{section}": ' + body.replace("\n", "\n  ") + ",")
-    traj = record["trajectory"]
-    items = [f'    {json.dumps(k)}: {json.dumps(v, allow_nan=False, separators=(",", ":"))}' for k, v in traj.items()]
-    lines.append('  "trajectory": {\n' + ",\n".join(items) + "\n  }")
+    series = [s for s in ("trajectory", "trace") if s in record]
+    for i, section in enumerate(series):
+        items = [f'    {json.dumps(k)}: {json.dumps(v, allow_nan=False, separators=(",", ":"))}'
+                 for k, v in record[section].items()]
+        comma = "," if i < len(series) - 1 else ""
+        lines.append(f'  "{section}": {{\n' + ",\n".join(items) + "\n  }" + comma)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -195,3 +195,23 @@ def test_adamw_decay_after_the_step():
 def test_mixed_batch_keys_are_refused():
     with pytest.raises(ValueError, match="configs"):
         Trainer([paper1(p=13), paper1(p=17)], "cpu")
+
+
+def test_norm_trace_is_recorded_every_k_steps_and_matches_the_evaluated_norm(tmp_path):
+    from grokkit import RunStore, sweep
+
+    cfgs = [paper1(**{**SMALL, "eval_schedule": "every:50", "seed": s, "max_steps": 100, "stop_at_grok": False, "trace_every": 5}) for s in range(2)]
+    untraced = cfgs[0].replace(trace_every=0)
+    assert untraced.key != cfgs[0].key and "trace_every" not in untraced.canonical()
+    sweep(cfgs, store=tmp_path, progress=False)
+    store = RunStore(tmp_path)
+    rec = store.load(cfgs[0].key)
+    assert rec["trace"]["step"] == list(range(0, 101, 5))
+    traj = dict(zip(rec["trajectory"]["step"], rec["trajectory"]["sq_norm_all"]))
+    trace = dict(zip(rec["trace"]["step"], rec["trace"]["sq_norm_all"]))
+    for step, value in traj.items():  # the trace and the evaluation read the same weights
+        assert trace[step] == pytest.approx(value, rel=1e-5)
+    long = store.traces([c.key for c in cfgs])
+    assert set(long.columns) >= {"key", "step", "norm", "sq_norm_all"} and len(long) == 2 * 21
+    with pytest.raises(ValueError, match="trace_every"):
+        paper1(trace_every=-1)
