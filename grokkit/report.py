@@ -196,15 +196,23 @@ class Verdicts:
 
     def write(self, results_dir: str | Path | None = None) -> Path:
         """Write ``<results_dir>/<chapter>.json`` (default: the project's ``results/``) and return its path."""
-        if results_dir is None:
-            from .store import project_root
-
-            results_dir = (project_root() or Path.cwd()) / "results"
-        out = Path(results_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{self.chapter}.json"
+        path = results_path(results_dir) / f"{self.chapter}.json"
         path.write_text(json.dumps({"chapter": self.chapter, "rows": [asdict(r) for r in self.rows]}, indent=2) + "\n")
         return path
+
+
+def results_path(results_dir: str | Path | None = None) -> Path:
+    """The folder chapters write their verdicts and run manifests to (created if needed):
+    ``results_dir``, or ``$GROKKIT_RESULTS``, or the project's ``results/``."""
+    import os
+
+    if results_dir is None:
+        from .store import project_root
+
+        results_dir = os.environ.get("GROKKIT_RESULTS") or (project_root() or Path.cwd()) / "results"
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _jsonable(obj: Any) -> Any:

@@ -17,11 +17,13 @@ or, with ``allow_missing=True``, are reported and left out of the table.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 import warnings
 from collections import defaultdict
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
@@ -280,6 +282,34 @@ class Design:
     def missing(self) -> int:
         """How many requested runs the last :meth:`run` could not provide (training off)."""
         return 0 if self._runs is None else int(self._runs.attrs.get("missing", 0))
+
+    def manifest(self, chapter: str, title: str = "") -> dict:
+        """The design as plain data: for each experiment, its label names and runs (key and labels).
+
+        This is what :meth:`write` saves and what the run explorer reads to offer a chapter's sweeps.
+        """
+        sweeps = {}
+        for name, entries in self.experiments.items():
+            labels = list(dict.fromkeys(k for _, lab in entries for k in lab))
+            sweeps[name] = {"labels": labels, "runs": [{"key": c.key, **lab} for c, lab in entries]}
+        return {"chapter": chapter, "title": title, "sweeps": sweeps}
+
+    def write(self, results_dir: str | os.PathLike[str] | None, chapter: str, title: str = "") -> Path:
+        """Write :meth:`manifest` to ``<results_dir>/<chapter>.runs.json`` (default: the project's
+        ``results/``); several designs of one chapter can be merged with ``|``-ed manifests."""
+        from .report import results_path
+
+        path = results_path(results_dir) / f"{chapter}.runs.json"
+        path.write_text(json.dumps(self.manifest(chapter, title), indent=1, default=float) + "\n")
+        return path
+
+    def __or__(self, other: "Design") -> "Design":
+        """A design holding the experiments of both (a chapter's controls and its main runs)."""
+        merged = Design()
+        for d in (self, other):
+            for name, entries in d.experiments.items():
+                merged.experiments[name].extend(entries)
+        return merged
 
     def table(self, experiment: str, labels: Iterable[str] = ()) -> pd.DataFrame:
         """The runs of one experiment: its labels, then every run column (missing runs left out).

@@ -26,6 +26,7 @@ import copy
 import datetime as _dt
 import math
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -157,6 +158,7 @@ class Trainer:
         self.step = 0
         self._last_eval = -1  # the step count evaluated last (a fork starts after its snapshot's evaluation)
         self.started = time.perf_counter()
+        self.batch_id = uuid.uuid4().hex[:12]  # shared by the records of one batch (costs, provenance)
         self.n_start = len(configs)
         if not _build:
             return
@@ -441,6 +443,7 @@ class Trainer:
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - self.started, 2),
             "batch_runs": self.n_start,
+            "batch_id": self.batch_id,
         }
         return RunResult(run.cfg, summary, h, provenance, run.trace)
 
