@@ -86,12 +86,13 @@ class AdamW(Optimizer):
 
 
 class SGD(Optimizer):
-    """SGD with coupled L2 weight decay and optional momentum (``buf <- mu buf + g``)."""
+    """SGD with coupled L2 weight decay and optional heavy-ball momentum (``buf <- mu buf + g``,
+    as ``torch.optim.SGD``); ``momentum`` is an ``[N]`` tensor, one value per run."""
 
     state_names = ("buf",)
 
     def __init__(self, params: Params, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor,
-                 momentum: float = 0.0) -> None:
+                 momentum: torch.Tensor) -> None:
         super().__init__(params, decayed, lr, weight_decay)
         self.momentum = momentum
 
@@ -102,8 +103,13 @@ class SGD(Optimizer):
             g = grads[k]
             if k in self.decayed:
                 g = g + _per_run(self.weight_decay, w) * w
-            if self.momentum:
-                buf = self.state["buf"][k]
-                buf.mul_(self.momentum).add_(g) if self.steps > 1 else buf.copy_(g)
-                g = buf
-            w.sub_(_per_run(self.lr, w) * g)
+            buf = self.state["buf"][k]
+            if self.steps > 1:  # with momentum 0 this is buf = g
+                buf.mul_(_per_run(self.momentum, w)).add_(g)
+            else:
+                buf.copy_(g)
+            w.sub_(_per_run(self.lr, w) * buf)
+
+    def select(self, idx: torch.Tensor) -> None:
+        super().select(idx)
+        self.momentum = self.momentum.index_select(0, idx)

@@ -200,7 +200,8 @@ class Trainer:
         c = self.cfg0
         if c.optimizer == "adamw":
             return AdamW(self.params, self.model.counted, lr, wd, (c.beta1, c.beta2), c.eps, c.decay_order)
-        return SGD(self.params, self.model.counted, lr, wd, c.momentum)
+        momentum = torch.tensor([c.momentum for c in cfgs], dtype=self.dtype, device=self.device)
+        return SGD(self.params, self.model.counted, lr, wd, momentum)
 
     @property
     def n_active(self) -> int:

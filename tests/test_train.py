@@ -174,13 +174,26 @@ def test_optimizers_match_torch():
         torch.testing.assert_close(ours["w"], ref.detach())
     ours = {"w": w0.clone()}
     ref = w0.clone().requires_grad_()
-    sgd = SGD(ours, ("w",), lr, wd, momentum=0.9)
+    sgd = SGD(ours, ("w",), lr, wd, momentum=torch.tensor([0.9], dtype=torch.float64))
     tsgd = torch.optim.SGD([ref], lr=0.1, weight_decay=0.3, momentum=0.9)
     for g in grads:
         sgd.step(ours, {"w": g})
         ref.grad = g.clone()
         tsgd.step()
         torch.testing.assert_close(ours["w"], ref.detach())
+
+
+def test_batched_sgd_runs_with_different_momenta_equal_runs_alone():
+    base = paper1(**SMALL, optimizer="sgd", lr=0.05, weight_decay=1e-3, max_steps=20, dtype="float64")
+    configs = [base.replace(seed=0, momentum=0.0), base.replace(seed=1, momentum=0.9), base.replace(seed=2, momentum=0.5)]
+    assert len({c.batch_key() for c in configs}) == 1  # one batch, three momenta
+    batch = Trainer(configs, "cpu")
+    alone = [Trainer([c], "cpu") for c in configs]
+    step(batch, 12)
+    for i, t in enumerate(alone):
+        step(t, 12)
+        for k in batch.params:
+            torch.testing.assert_close(batch.params[k][i], t.params[k][0], rtol=1e-10, atol=1e-12)
 
 
 def test_adamw_decay_after_the_step():
