@@ -408,3 +408,17 @@ def test_delay_ratio_of_two_cells_and_none_for_an_empty_cell():
     assert ratio.lo <= ratio.value <= ratio.hi
     assert cells.delay_ratio(low, cells.select(runs, rho=1.3)) is None
     assert len(cells.select(runs, lr=1e-3)) == 0  # an absent column selects nothing
+
+
+def test_proportion_ci_is_exact_clopper_pearson():
+    from grokkit.stats import proportion_ci
+
+    zero = proportion_ci(0, 8)
+    assert zero.value == 0 and zero.lo == 0 and zero.hi == pytest.approx(1 - 0.025 ** (1 / 8))
+    full = proportion_ci(10, 10)
+    assert full.hi == 1 and full.lo == pytest.approx(0.025 ** (1 / 10))
+    assert proportion_ci(3, 10).contains(0.3)
+    with pytest.raises(ValueError, match="k:"):
+        proportion_ci(11, 10)
+    with pytest.raises(ValueError, match="n:"):
+        proportion_ci(0, 0)
