@@ -37,7 +37,7 @@ from .config import RunConfig, paper1, paper2, paper3  # noqa: E402
 from .store import RunStore  # noqa: E402
 from .sweep import MissingRunsError, sweep  # noqa: E402
 
-_EXPORTS = {"Trainer": "train", "train": "train"}
+_EXPORTS = {"Trainer": "train", "train": "train", "explore": "explorer"}
 
 
 def __getattr__(name: str) -> Any:
