@@ -354,7 +354,7 @@ def plot_cell(runs: pd.DataFrame, traj: pd.DataFrame, *, title: str = "", logx: 
 
     with mpl.rc_context():
         plots.style()
-        fig = Figure(figsize=(9.0, 7.6), layout="constrained")
+        fig = Figure(figsize=(8.0, 8.4), layout="constrained")
         axes = fig.subplots(len(PANELS), 1, sharex=True)
         palette = sns.color_palette("colorblind", max(len(runs), 1))
         handles = []
@@ -398,7 +398,9 @@ def plot_cell(runs: pd.DataFrame, traj: pd.DataFrame, *, title: str = "", logx: 
             axes[-1].set_xlim(left=0)
         if title:
             axes[0].set_title(title, loc="left", fontsize=11)
-        fig.legend(handles=handles, loc="outside right upper", fontsize=9, frameon=False)
+        # below the panels, so that the panels get the full width and no data is covered
+        fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=9, frameon=False,
+                   columnspacing=1.2, handlelength=1.8)
     return fig
 
 
@@ -411,7 +413,8 @@ def figure_png(fig: Figure, dpi: int = 110) -> bytes:
 
 # --------------------------------------------------------------------------- the widget
 def explore(results_dir: str | os.PathLike[str] | None = None, store: RunStore | str | os.PathLike[str] | None = None,
-            *, chapter: str | None = None, sweep: str | None = None, logx: bool = False, **cell: Any):
+            *, chapter: str | None = None, sweep: str | None = None, logx: bool = False, strict: bool = True,
+            **cell: Any):
     """An ipywidgets panel over the run store: pick a chapter, a sweep and a cell, see its seeds.
 
     Parameters
@@ -426,6 +429,10 @@ def explore(results_dir: str | os.PathLike[str] | None = None, store: RunStore |
         Its sweep shown first (``"dense"``); default: the chapter's first.
     logx : bool
         Start with a log step axis.
+    strict : bool
+        If False, a ``chapter``, ``sweep`` or cell value the manifests lack is replaced by the
+        first available one instead of raising (the book's explorer page opens this way, so it
+        renders whichever chapters have run).
     **cell
         Label values of the cell shown first (``rho=1.0``); labels left out take the first value.
 
@@ -447,6 +454,8 @@ def explore(results_dir: str | os.PathLike[str] | None = None, store: RunStore |
     if not manifests:
         return widgets.VBox([widgets.HTML(f"<p><b>Run explorer:</b> {html.escape(no_manifests_message(results_dir))}</p>")])
     store = store if isinstance(store, RunStore) else RunStore(store)
+    if not strict:
+        chapter, sweep, cell = _available(manifests, chapter, sweep, cell)
     if chapter is None:
         chapter = next(iter(manifests))
     if chapter not in manifests:
@@ -460,6 +469,17 @@ def explore(results_dir: str | os.PathLike[str] | None = None, store: RunStore |
     _sweep(manifests[chapter], sweep)
     cell = _resolve_cell(manifests[chapter], sweep, cell)
     return _Explorer(widgets, manifests, store, chapter, sweep, cell, logx).widget
+
+
+def _available(manifests: Mapping[str, dict], chapter: str | None, sweep: str | None,
+               cell: Mapping[str, Any]) -> tuple[str | None, str | None, dict[str, Any]]:
+    """The part of a selection that the manifests have (what they lack is left to the defaults)."""
+    if chapter not in manifests:
+        return None, None, {}
+    if sweep not in manifests[chapter]["sweeps"]:
+        return chapter, None, {}
+    values = label_values(manifests[chapter], sweep)
+    return chapter, sweep, {k: v for k, v in cell.items() if k in values and any(_same(v, w) for w in values[k])}
 
 
 class _Explorer:
@@ -481,7 +501,7 @@ class _Explorer:
                                      layout=widgets.Layout(width="auto"))
         self.labels: dict[str, Any] = {}
         self.label_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="900px"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto", margin="0"))
         self.summary = widgets.HTML()
         self.widget = widgets.VBox([
             widgets.HBox([self.chapter, self.sweep], layout=widgets.Layout(flex_flow="row wrap")),

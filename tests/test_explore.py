@@ -192,3 +192,12 @@ def test_lazy_export():
     subprocess.run([sys.executable, "-c", code], check=True)
     assert json.loads(json.dumps(explorer.describe_cell({"rho": 1.0, "lr": 1e-3}))) == "ρ = 1.00, lr = 1e-3"
     assert np.isnan(explorer.CellView("c", "s", {}, [], None, None, 0, None, "").median_t_grok)
+
+
+def test_lenient_selection_falls_back(world):
+    store, results = world
+    w = grokkit.explore(results, store, chapter="02_pinned_norm_law", sweep="dense", rho=1.0, strict=False)
+    assert _find(w, "Dropdown", "chapter")[0].value == "98_a"
+    assert _find(w, "Dropdown", "sweep")[0].value == "lr" and _find(w, "Dropdown", "lr")[0].value == 3e-3
+    w = grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=0.5, strict=False)
+    assert _find(w, "Dropdown", "lr")[0].value == 3e-3
