@@ -2,21 +2,27 @@
 
 The package is small and layered; each module holds one idea:
 
-=============  ===============================================================
-``config``     :class:`RunConfig`, a run's complete, validated, hashable setup
-``tasks``      modular arithmetic and sparse parity, per-run splits
-``models``     the papers' models, batched along a leading run axis
-``optim``      batched AdamW (decay before/after) and SGD with per-run hyperparameters
-``clamp``      the weight-norm clamp
-``metrics``    accuracies, losses, norms, logit scale, softmax collapse
-``train``      the batched trainer (per-run stopping, fork)
-``store``      the durable run store (one JSON record per run)
-``sweep``      train what the store lacks, return the table of runs
-``stats``      bootstrap CIs, censored medians, exponential/power-law fits
-``plots``      the book's figure helpers
-``report``     chapter parameters, verdicts, glue
-``bench``      ``python -m grokkit.bench``: speed against a plain PyTorch loop
-=============  ===============================================================
+==============  ===============================================================
+``config``      :class:`RunConfig`, a run's complete, validated, hashable setup
+``tasks``       modular arithmetic and sparse parity, per-run splits
+``models``      the papers' models, batched along a leading run axis
+``optim``       batched AdamW (decay before/after) and SGD with per-run hyperparameters
+``clamp``       the weight-norm clamp
+``metrics``     accuracies, losses, norms, logit scale, softmax collapse
+``train``       the batched trainer (per-run stopping, fork)
+``store``       the durable run store (one JSON record per run)
+``sweep``       train what the store lacks, return the table of runs
+``stats``       estimates (bootstrap CIs), survival (censored medians), fits (laws)
+``cells``       per-cell summaries of a table of runs
+``params``      chapter parameters: presets, overrides, checks
+``report``      the verdict scale, verdict tables, glue, tables for the page
+``plots``       the book's seaborn style and figures
+``scoreboard``  every chapter's verdicts in one table and one figure
+``explorer``    ``grokkit.explore()``: an ipywidgets panel over the run store
+``costs``       what a chapter's runs cost, from the store's provenance
+``book``        the Sphinx hook that executes summary pages after the chapters
+``bench``       ``python -m grokkit.bench``: speed against a plain PyTorch loop
+==============  ===============================================================
 
 Importing ``grokkit`` does not import torch; the modules that train do.
 """
@@ -37,7 +43,9 @@ from .config import RunConfig, paper1, paper2, paper3  # noqa: E402
 from .store import RunStore  # noqa: E402
 from .sweep import MissingRunsError, sweep  # noqa: E402
 
-_EXPORTS = {"Trainer": "train", "train": "train", "explore": "explorer"}
+# Loaded on first use (they import torch or ipywidgets). ``grokkit.train`` is the trainer's module,
+# so its function of the same name is not exported here: use ``grokkit.train.train``.
+_EXPORTS = {"Trainer": "train", "explore": "explorer"}
 
 
 def __getattr__(name: str) -> Any:

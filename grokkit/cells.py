@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import Estimate, bootstrap_ci, censored_median, ratio_ci
+from .stats import Estimate, bootstrap_ci, censored_median, geometric_mean_ratio, ratio_ci
 
 
 def grok_times(df: pd.DataFrame, time: str = "t_grok") -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +140,12 @@ def select(df: pd.DataFrame, **where: float) -> pd.DataFrame:
     return df[mask]
 
 
+def between(df: pd.DataFrame, column: str, lo: float, hi: float) -> pd.DataFrame:
+    """The rows of ``df`` with ``lo <= column <= hi`` (ends included, up to float round-off)."""
+    values = df[column].astype(float)
+    return df[(values >= lo - 1e-9) & (values <= hi + 1e-9)]
+
+
 def delay_ratio(reference: pd.DataFrame, other: pd.DataFrame, *, time: str = "t_grok",
                 n_boot: int = 2000, seed: int = 0) -> Estimate | None:
     """Ratio of Kaplan-Meier median delays ``median(other) / median(reference)`` with a bootstrap CI.
@@ -150,3 +156,43 @@ def delay_ratio(reference: pd.DataFrame, other: pd.DataFrame, *, time: str = "t_
     if len(reference) == 0 or len(other) == 0:
         return None
     return ratio_ci(*grok_times(reference, time), *grok_times(other, time), n_boot=n_boot, seed=seed)
+
+
+def mean_delay_ratio(pairs: Sequence[tuple[pd.DataFrame, pd.DataFrame]], *, time: str = "t_grok",
+                     n_boot: int = 2000, seed: int = 0) -> Estimate | None:
+    """Geometric mean over ``(reference, other)`` pairs of cells of the ratio of their
+    Kaplan-Meier median delays, with a bootstrap CI; None when a cell is empty."""
+    pairs = [(a, b) for a, b in pairs]
+    if not pairs or any(len(a) == 0 or len(b) == 0 for a, b in pairs):
+        return None
+    return geometric_mean_ratio([(*grok_times(a, time), *grok_times(b, time)) for a, b in pairs], n_boot=n_boot, seed=seed)
+
+
+def exponential_fit(df: pd.DataFrame, x: str, *, time: str = "t_grok"):
+    """:func:`grokkit.stats.fit_exponential` of the runs' censored delays against the level ``x``
+    (``ln median T = a + alpha x``); None when fewer than two levels have runs."""
+    from .stats import fit_exponential
+
+    if df[x].nunique() < 2:
+        return None
+    return fit_exponential(df[x].to_numpy(float), *grok_times(df, time))
+
+
+def shared_slope_fit(df: pd.DataFrame, x: str, group: str, *, time: str = "t_grok"):
+    """:func:`grokkit.stats.fit_shared_slope` (one exponent, one intercept per ``group``); None
+    when fewer than two groups have runs."""
+    from .stats import fit_shared_slope
+
+    if df[group].nunique() < 2:
+        return None
+    return fit_shared_slope(df[x].to_numpy(float), *grok_times(df, time), df[group].to_numpy())
+
+
+def power_fit(df: pd.DataFrame, x: str, y: str):
+    """:func:`grokkit.stats.fit_power_law` of ``y`` against ``x`` over the rows of ``df``; None
+    when fewer than two levels of ``x`` are present."""
+    from .stats import fit_power_law
+
+    if df[x].nunique() < 2:
+        return None
+    return fit_power_law(df[x].to_numpy(float), df[y].to_numpy(float))

@@ -1,51 +1,98 @@
-"""Figures the chapters share: one style, readable at book width.
+"""The book's figures: one seaborn style, readable on a laptop screen, the paper beside us.
 
-Every function draws on a Matplotlib ``Axes`` it is given (or a new one) and
-returns it, so chapters compose panels freely.
+Conventions every figure follows: axes labelled with units (steps, norms), step axes read
+"10k", laws drawn on the axis on which they are straight (log-y for an exponential delay
+law, log-log for a power law), legends outside the data (to the right or in an empty
+corner), the paper's values drawn as black crosses next to ours, and a grey note saying
+the scale of the runs. Each function draws on an ``Axes`` it is given (or a new figure)
+and returns the figure or axes, so chapters compose panels and glue figures into their
+"result at a glance".
 """
 
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .cells import fraction_grokked, grok_times
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
+#: Colour for "ours" where one colour is enough, and for the paper's values.
+OURS, PAPER = "#0072B2", "black"
+PAPER_MARKER = dict(marker="x", color=PAPER, ms=7, mew=1.6, ls="none")
 
 
 def style() -> None:
-    """The book's Matplotlib style: large enough text, light grid, no top/right spines."""
-    mpl.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 110,
-        "figure.figsize": (7.0, 4.2),
-        "font.size": 11,
-        "axes.titlesize": 12,
-        "axes.labelsize": 11,
-        "legend.fontsize": 9,
-        "legend.frameon": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    """Apply the book's style: seaborn's whitegrid theme, the colour-blind palette, figures
+    7 in wide at 100 dpi (700 px: the width of the book's text column, so nothing is shrunk)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.9, rc={
+        "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (7.0, 3.9),
+        "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 11.5,
+        "legend.fontsize": 9, "legend.frameon": False, "grid.alpha": 0.5,
+        "figure.constrained_layout.use": True,
     })
 
 
 def colors(n: int, cmap: str = "viridis") -> list:
-    """``n`` colours spread over a sequential colormap (for ordered levels such as rho)."""
-    return [plt.get_cmap(cmap)(x) for x in np.linspace(0.05, 0.9, max(n, 1))]
+    """``n`` colours of a sequential palette (ordered levels such as ρ or the learning rate)."""
+    return list(sns.color_palette(cmap, max(n, 1)))
 
 
-def _ax(ax: plt.Axes | None) -> plt.Axes:
-    return ax if ax is not None else plt.figure().add_subplot()
+def _ax(ax: plt.Axes | None, figsize: tuple[float, float] | None = None) -> plt.Axes:
+    return ax if ax is not None else plt.figure(figsize=figsize).add_subplot()
+
+
+def thousands_axis(axis) -> None:
+    """Label a step axis 0, 10k, 20k, ... instead of 0, 10000, 20000."""
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
+
+
+def log_steps_axis(axis) -> None:
+    """A logarithmic step axis labelled at 1, 2 and 5 times each power of ten: 1k, 2k, 5k, 10k."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
+    axis.set_minor_locator(LogLocator(base=10, subs="auto"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def level_colorbar(fig: plt.Figure, ax: plt.Axes, levels: Sequence[float], cmap: str, label: str,
+                   fmt: str = "{:g}") -> None:
+    """A colour bar for discrete levels (one colour each, as :func:`colors` gives them): a compact
+    legend for many curves."""
+    levels = list(levels)
+    cm = mpl.colors.ListedColormap(colors(len(levels), cmap))
+    edges = np.arange(len(levels) + 1) - 0.5
+    bar = fig.colorbar(mpl.cm.ScalarMappable(norm=mpl.colors.BoundaryNorm(edges, cm.N), cmap=cm), ax=ax,
+                       ticks=np.arange(len(levels)), fraction=0.05, pad=0.02, aspect=30)
+    bar.ax.set_yticklabels([fmt.format(v) for v in levels])
+    bar.set_label(label)
+
+
+def annotate_scale(ax: plt.Axes, text: str, loc: str = "lower right") -> None:
+    """A small grey note in a corner of the axes (the scale of the runs), wrapped to fit."""
+    x, ha = (0.99, "right") if "right" in loc else (0.01, "left")
+    y, va = (0.01, "bottom") if "lower" in loc else (0.99, "top")
+    ax.text(x, y, textwrap.fill(text, 52), transform=ax.transAxes, ha=ha, va=va, fontsize=7.5, color="0.35")
+
+
+def legend_outside(ax: plt.Axes, title: str | None = None, handles: Sequence | None = None) -> None:
+    """A legend to the right of the axes, so it never covers data."""
+    kw = {"handles": handles} if handles is not None else {}
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, **kw)
+
+
+def paper_points(ax: plt.Axes, values: Mapping[float, float], label: str = "paper") -> None:
+    """The paper's values as black crosses."""
+    if values:
+        xs, ys = zip(*sorted(values.items()))
+        ax.plot(xs, ys, **PAPER_MARKER, label=label, zorder=5)
 
 
 def trajectories(traj: pd.DataFrame, y: str, *, ax: plt.Axes | None = None, color: str | None = None,
@@ -58,64 +105,264 @@ def trajectories(traj: pd.DataFrame, y: str, *, ax: plt.Axes | None = None, colo
     return ax
 
 
+# ---------------------------------------------------------------- delay against a level
 def medians_vs_level(cells: pd.DataFrame, x: str, *, ax: plt.Axes | None = None, fit=None,
                      color: str | None = None, label: str | None = None, marker: str = "o",
-                     fit_range: tuple[float, float] | None = None) -> plt.Axes:
-    """Cell medians of T_grok (with their CIs) against a level, on a log axis, with an optional
-    exponential fit drawn as a line. Cells with more than half censored are drawn as open
-    triangles at their budget."""
+                     fit_range: tuple[float, float] | None = None, time_label: str = "median $T_{grok}$ (steps)") -> plt.Axes:
+    """Cell medians of T_grok with their 95 % CIs against a level, on a log axis, with an
+    optional fitted exponential drawn as a line. A cell where more than half the runs are
+    censored has no median: it is drawn as an open triangle at its budget (a lower bound)."""
     ax = _ax(ax)
     ok = np.isfinite(cells["t_median"])
     lo = (cells.loc[ok, "t_median"] - cells.loc[ok, "t_lo"]).clip(lower=0)
     hi = (cells.loc[ok, "t_hi"] - cells.loc[ok, "t_median"]).clip(lower=0).replace(np.inf, 0)
     ax.errorbar(cells.loc[ok, x], cells.loc[ok, "t_median"], yerr=[lo, hi], fmt=marker, color=color,
-                label=label, capsize=3, ms=5)
+                label=label, capsize=3, ms=5, lw=1.2)
     if (~ok).any():
-        label_c = "more than half censored (at budget)"
+        label_c = "over half censored: budget (lower bound)"
         seen = label_c in ax.get_legend_handles_labels()[1]
         ax.scatter(cells.loc[~ok, x], cells.loc[~ok, "budget"], marker="^", facecolors="none",
-                   edgecolors=color or "k", label=None if seen else label_c)
+                   edgecolors=color or "k", label=None if seen else label_c, zorder=4)
     if fit is not None:
         xs = np.linspace(*(fit_range or (cells[x].min(), cells[x].max())), 100)
-        ax.plot(xs, fit.predict(xs), color=color, lw=1.2, alpha=0.8)
+        ax.plot(xs, fit.predict(xs), color=color, lw=1.3, alpha=0.85)
     ax.set_yscale("log")
-    ax.set_ylabel("median $T_{grok}$ (steps)")
+    log_steps_axis(ax.yaxis)
+    ax.set_ylabel(time_label)
     return ax
 
 
 def survival(df: pd.DataFrame, by: str, *, ax: plt.Axes | None = None, steps: np.ndarray | None = None,
-             fmt: str = "{}", cmap: str = "viridis") -> plt.Axes:
-    """Fraction of runs grokked against steps, one curve per value of ``by`` (censored runs
-    stay in the denominator)."""
+             fmt: str = "{}", cmap: str = "viridis", colorbar: str | None = None) -> plt.Axes:
+    """Fraction of runs grokked against steps, one curve per value of ``by`` (censored runs stay
+    in the denominator, so a curve that ends below 1 says how many never grokked in budget).
+    With ``colorbar`` (its label) the levels get a colour bar instead of legend entries."""
     ax = _ax(ax)
     levels = sorted(df[by].unique())
-    # up to the last event or censoring time (not the largest budget, which may be far beyond)
     last, _ = grok_times(df)
     top = 1.05 * float(np.nanmax(last)) if len(df) else 1.0
     steps = steps if steps is not None else np.linspace(0, top, 400)
     for c, level in zip(colors(len(levels), cmap), levels):
         g = df[df[by] == level]
-        ax.step(steps, fraction_grokked(g, steps), where="post", color=c, label=fmt.format(level))
+        ax.step(steps, fraction_grokked(g, steps), where="post", color=c, label=None if colorbar else fmt.format(level))
+    if colorbar and levels:
+        level_colorbar(ax.figure, ax, levels, cmap, colorbar, fmt="{:.2f}")
     thousands_axis(ax.xaxis)
     ax.set_xlabel("step")
-    ax.set_ylabel("fraction grokked")
+    ax.set_ylabel("fraction of runs grokked")
     ax.set_ylim(-0.02, 1.02)
     return ax
 
 
-def thousands_axis(axis) -> None:
-    """Label a step axis 0, 10k, 20k, ... instead of 0, 10000, 20000 (readable when long)."""
-    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if abs(x) >= 1000 else f"{x:g}"))
+def exponential_law(cells: pd.DataFrame, runs: pd.DataFrame, x: str, *, fit=None, fit_range=None,
+                    paper: Mapping[float, float] | None = None, paper_label: str = "paper",
+                    xlabel: str = r"held norm $\rho = \|W\| / W_c$", label: str = "ours: median (95 % CI)",
+                    scale: str = "", title: str = "", colorbar_label: str = r"$\rho$") -> plt.Figure:
+    """Two panels: the cell medians of T_grok against a level on a log axis, with the fitted
+    exponential and the paper's medians; and the fraction of runs grokked against steps."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.4, 3.5), gridspec_kw={"width_ratios": [1, 1]})
+    if len(cells):
+        medians_vs_level(cells, x, ax=ax, fit=fit, color=OURS, label=label, fit_range=fit_range)
+        if fit is not None:
+            ax.plot([], [], color=OURS, lw=1.3, label=f"fit: α = {fit.alpha.value:.2f}, R² = {fit.r2:.3f}")
+        paper_points(ax, paper or {}, paper_label)
+        survival(runs, x, ax=ax2, colorbar=colorbar_label)
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="upper left", fontsize=7.5)
+    ax.set_title(title)
+    ax2.set_title("fraction grokked by each step")
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
 
 
-def annotate_scale(ax: plt.Axes, text: str) -> None:
-    """A small grey note in the lower-right corner (e.g. the scale of the runs), wrapped so that
-    it fits an axes narrowed by a legend outside it."""
-    text = textwrap.fill(text, 48)
-    ax.text(0.99, 0.01, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="0.4")
+def law_by_group(cells: pd.DataFrame, x: str, group: str, *, fits: Mapping[Any, Any] | None = None,
+                 paper: Mapping[Any, Mapping[float, float]] | None = None, group_fmt: str = "{}",
+                 xlabel: str = r"held norm $\rho$", title: str = "", scale: str = "", cmap: str = "viridis",
+                 fit_range: tuple[float, float] | None = None) -> plt.Figure:
+    """Cell medians of T_grok against a level, one colour per group (modulus, learning rate),
+    each with its own fitted exponential; the paper's medians as crosses in the group's colour."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    groups = sorted(cells[group].unique()) if len(cells) else []
+    for c, gv in zip(colors(len(groups), cmap), groups):
+        sub = cells[cells[group] == gv]
+        f = (fits or {}).get(gv)
+        lab = group_fmt.format(gv) + (f": α = {f.alpha.value:.2f}" if f is not None else "")
+        medians_vs_level(sub, x, ax=ax, fit=f, color=c, label=lab, fit_range=fit_range)
+        pts = (paper or {}).get(gv)
+        if pts:
+            xs, ys = zip(*sorted(pts.items()))
+            ax.plot(xs, ys, marker="x", color=c, ms=7, mew=1.6, ls="none")
+    if paper:
+        ax.plot([], [], **{**PAPER_MARKER, "color": "0.3"}, label="paper (same colour)")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
 
 
-def legend_outside(ax: plt.Axes, title: str | None = None, handles: Sequence | None = None) -> None:
-    """A legend to the right of the axes."""
-    kw = {"handles": handles} if handles is not None else {}
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, **kw)
+# ---------------------------------------------------------------- norms
+def norm_and_accuracy(runs: pd.DataFrame, traj: pd.DataFrame, wc=None, *, title: str = "", scale: str = "",
+                      zoom: bool = True) -> plt.Figure:
+    """Chapter 1's picture of free training: the weight norm (top) and train/test accuracy
+    (bottom) against steps, one colour per seed; each seed's T_grok marked on both panels, and
+    W_c (the median norm at T_grok, with its CI) as a dashed line."""
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7.0, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    info = runs.set_index("key")
+    for c, (key, g) in zip(colors(len(runs)), traj.groupby("key", sort=False)):
+        run = info.loc[key]
+        ax1.plot(g["step"], g["norm"], color=c, lw=1.2)
+        ax2.plot(g["step"], g["test_acc"], color=c, lw=1.2)
+        ax2.plot(g["step"], g["train_acc"], color=c, lw=0.8, ls=":")
+        if run.status == "grokked":
+            ax1.plot(run.t_grok, run.norm_grok, "o", color=c, ms=6, mec="k", zorder=5)
+            ax2.plot(run.t_grok, run.grok_threshold, "o", color=c, ms=5, mec="k", zorder=5)
+    if wc is not None and np.isfinite(wc.value):
+        ax1.axhline(wc.value, color="k", ls="--", lw=1)
+        ax1.axhspan(wc.lo, wc.hi, color="k", alpha=0.08)
+        ax1.text(0.01, wc.value, f"  $W_c$ = {wc.value:.1f}", transform=ax1.get_yaxis_transform(), ha="left", va="bottom")
+        if zoom and len(runs):  # the overshoot and the relaxation; the climb from init is cut
+            peak = runs["norm_peak"].max()
+            ax1.set_ylim(wc.value - 0.12 * (peak - wc.value) - 3, peak + 1)
+    ax1.set_ylabel(r"weight norm $\|W\|$")
+    ax1.set_title(title)
+    if len(runs):
+        ax2.axhline(runs["grok_threshold"].iloc[0], color="k", ls="--", lw=0.8)
+        ax2.set_xlim(0, np.nanmax(runs["final_step"]) * 1.03)
+    ax2.set_ylabel("accuracy")
+    ax2.set_xlabel("step")
+    thousands_axis(ax2.xaxis)
+    handles = [Line2D([], [], color="0.3", lw=1.2, label="test accuracy"),
+               Line2D([], [], color="0.3", lw=0.8, ls=":", label="train accuracy"),
+               Line2D([], [], marker="o", color="0.5", mec="k", ls="none", label="$T_{grok}$ of a seed")]
+    ax2.legend(handles=handles, loc="center right")
+    if scale:
+        annotate_scale(ax1, scale, loc="upper right")
+    return fig
+
+
+def norm_at_grok(panels: Sequence[tuple[pd.DataFrame, pd.DataFrame, str, str, bool]], *,
+                 paper: Sequence[Mapping[float, float] | None] | None = None,
+                 ylabel: str = r"$\|W\|$ at $T_{grok}$") -> plt.Figure:
+    """One panel per scan: each seed's norm at grokking (grey dots) and the per-cell median with
+    its CI (colour), against the scanned level; the cell's median T_grok printed above it.
+
+    ``panels`` holds ``(runs, cells, column, xlabel, log_x)`` per panel; ``paper`` the paper's
+    values per panel (crosses)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(min(7.0, 3.6 * len(panels) + 0.4), 3.6), sharey=True, squeeze=False)
+    for i, (ax, (tab, ct, col, xlabel, logx)) in enumerate(zip(axes[0], panels)):
+        g = tab[tab.status == "grokked"]
+        ax.scatter(g[col], g["norm_grok"], s=14, alpha=0.55, color="0.45", label="one seed", zorder=2)
+        ax.errorbar(ct[col], ct["norm_median"], yerr=[ct["norm_median"] - ct["norm_lo"], ct["norm_hi"] - ct["norm_median"]],
+                    fmt="o", color=OURS, capsize=3, label="median (95 % CI)", zorder=3)
+        if paper and paper[i]:
+            paper_points(ax, paper[i])
+        if logx:
+            ax.set_xscale("log")
+            ax.set_xticks(ct[col], [f"{v:g}" for v in ct[col]])
+            ax.minorticks_off()
+        for _, r in ct.iterrows():
+            if np.isfinite(r.t_median):
+                top = np.nanmax([r.norm_hi, g.loc[np.isclose(g[col], r[col]), "norm_grok"].max()])
+                ax.annotate(f"{r.t_median / 1000:.1f}k", (r[col], top), textcoords="offset points", xytext=(0, 6),
+                            ha="center", fontsize=7.5, color="0.3")
+        ax.set_xlabel(xlabel)
+        ax.margins(x=0.12, y=0.15)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(loc="lower left")
+    fig.text(0.99, 0.005, "numbers above the medians: the cell's median $T_{grok}$ (steps)", ha="right", fontsize=7.5,
+             color="0.35")
+    return fig
+
+
+def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence[tuple[Any, str, str]] = (),
+              paper: Mapping[float, float] | None = None, paper_label: str = "paper", xlabel: str = "modulus p",
+              ylabel: str = "$W_c$", scale: str = "") -> plt.Figure:
+    """Each seed's norm at grokking and the per-level medians against a level on log-log axes,
+    with fitted power laws (``fits``: (fit, label, linestyle)) and the paper's values."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    g = runs[runs.status == "grokked"]
+    ax.scatter(g[x], g["norm_grok"], s=14, alpha=0.55, color="0.45", label="one seed")
+    ax.errorbar(cells[x], cells["norm_median"], yerr=[cells["norm_median"] - cells["norm_lo"], cells["norm_hi"] - cells["norm_median"]],
+                fmt="o", color=OURS, capsize=3, label="median (95 % CI)")
+    for fit, lab, ls in fits:
+        if fit is None:
+            continue
+        xs = np.geomspace(np.min(fit.x), np.max(fit.x), 100)
+        ax.plot(xs, fit.predict(xs), color=OURS, ls=ls, lw=1.2, label=f"{lab}: k = {fit.exponent.value:.2f}")
+    paper_points(ax, paper or {}, paper_label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    levels = sorted(cells[x])
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v) % 10 == 0 else ""))
+    ax.minorticks_on()
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
+
+
+def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, reference: float | None = None,
+                  reference_label: str = "free control", xlabel: str = r"$\rho$", scale: str = "") -> plt.Figure:
+    """Median T_grok against a level for several arms (``(cells, label, colour)``), on a log
+    axis, with a horizontal reference line (the free control's median)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    for cells, lab, c in arms:
+        if len(cells):
+            medians_vs_level(cells, x, ax=ax, color=c, label=lab)
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
+    ax.set_xlabel(xlabel)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
+
+
+# ---------------------------------------------------------------- scoreboard
+def verdict_deviations(rows: pd.DataFrame) -> plt.Figure:
+    """Every claim on one axis: our estimate (dot) and CI (bar) as a deviation from the paper's
+    value in units of the tolerance the chapter stated (0: the paper's value; ±1: the tolerance;
+    a bound claim is negative on its allowed side), coloured by verdict. ``rows`` has columns
+    label, value, lo, hi, verdict and header (a claim's title row above its parts)."""
+    from .report import VERDICT_COLORS, VERDICTS
+
+    edge = {"consistent": "#2b7a2b", "close": "#7a8f1c", "partly": "#b07d00", "differs": "#b22222", "no data": "0.5"}
+    n = len(rows)
+    height = 0.24 * n + 1.2
+    fig = plt.figure(figsize=(7.0, height), layout="none")
+    ax = fig.add_axes([0.50, 0.8 / height, 0.36, 1 - 1.0 / height])
+    ax.axvspan(-1, 1, color="0.88", lw=0)
+    ax.axvline(0, color="k", lw=1)
+    ys = np.arange(n)[::-1]
+    for y, r in zip(ys, rows.itertuples()):
+        if getattr(r, "header", False):
+            continue
+        if not np.isfinite(r.value):
+            ax.text(0.02, y, "no data", transform=ax.get_yaxis_transform(), va="center", fontsize=7, color="0.4")
+            continue
+        lo, hi = (r.lo if np.isfinite(r.lo) else r.value), (r.hi if np.isfinite(r.hi) else r.value)
+        ax.plot([lo, hi], [y, y], color=edge[r.verdict], lw=2, solid_capstyle="butt")
+        ax.plot(r.value, y, "o", color=VERDICT_COLORS[r.verdict], mec=edge[r.verdict], mew=1.4, ms=6)
+    ax.set_yticks(ys, rows["label"], fontsize=7.5)
+    for tick, header in zip(ax.get_yticklabels(), rows.get("header", pd.Series(False, index=rows.index))):
+        tick.set_fontweight("bold" if header else "normal")
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xscale("symlog", linthresh=2)
+    ticks = [t for t in (-20, -10, -5, -2, -1, 0, 1, 2, 5, 10, 20) if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
+    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    ax.set_xlabel("ours − paper, in stated tolerances", fontsize=8.5)
+    ax.grid(axis="y", visible=False)
+    handles = [Line2D([], [], marker="o", color=edge[v], mfc=VERDICT_COLORS[v], lw=2, label=v) for v in VERDICTS[:4]]
+    handles.append(mpl.patches.Patch(color="0.88", label="within the\nstated tolerance"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.03, 1.0), title="verdict", fontsize=7.5,
+              title_fontsize=8)
+    return fig

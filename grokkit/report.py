@@ -1,162 +1,252 @@
-"""What every chapter shares: parameters and presets, checks, glued numbers, the verdict table.
+"""What a chapter reports: verdicts on the papers' claims, numbers glued into its prose, tables.
 
-Chapter conventions
--------------------
-* A cell tagged ``parameters`` holds ``preset`` ("smoke" for tests, "book" for the
-  rendered book, "paper" for the papers' full scale) and individual parameters that
-  default to ``None``; :func:`resolve` merges the preset with the ones given.
-* :func:`check` validates every parameter *before any training*, with an error
-  naming the parameter.
-* Numbers in prose are glued from the computation (:func:`glue`).
-* The chapter ends with a :class:`Verdicts` table (claim, paper's value, ours with
-  CI, verdict, scale), also written as JSON to ``results_dir``.
+The verdict scale
+-----------------
+Every claim is compared with a tolerance that the chapter states before it reads any result:
+
+``consistent``
+    the paper's value lies inside our 95 % CI (a range given by the paper: the two overlap);
+``close``
+    the paper's value lies outside our CI, but our estimate is within the stated tolerance of it;
+``differs``
+    neither;
+``partly``
+    a claim made of several parts, some of which hold (consistent or close) and some of
+    which differ; the reason says which;
+``no data``
+    nothing to measure it with (no runs yet, or a scale at which the claim does not apply).
+
+A :class:`Judgement` always carries its reason in words, e.g. "paper 0.69–0.71 outside our CI
+[0.63, 0.66]; our 0.63 within the stated 10 %". Bound claims ("the CV is at most 2 %") use
+:func:`at_most` / :func:`at_least`, counts ("0/12 grok") use a proportion with an exact
+binomial CI (:func:`grokkit.stats.proportion_ci`), and multi-part claims :func:`combine`.
+A chapter collects its rows in :class:`Verdicts`, which shows them as a table and writes them
+as JSON (with the numbers behind each row) for the book's scoreboard.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .config import is_prime
 from .stats import Estimate
 
-REPRODUCED, PARTLY, NOT_REPRODUCED, NO_DATA = "reproduced", "partly", "not reproduced", "no data"
+CONSISTENT, CLOSE, DIFFERS, PARTLY, NO_DATA = "consistent", "close", "differs", "partly", "no data"
+#: Every verdict, best first.
+VERDICTS = (CONSISTENT, CLOSE, PARTLY, DIFFERS, NO_DATA)
+#: Background colours of the verdicts in tables and figures (colour-blind safe, light).
+VERDICT_COLORS = {CONSISTENT: "#cfe8cf", CLOSE: "#e6f0c0", PARTLY: "#fbe7b5", DIFFERS: "#f6cccc", NO_DATA: "#e8e8e8"}
 
 
-# ---------------------------------------------------------------- parameters
-class Params(SimpleNamespace):
-    """Resolved chapter parameters; shows itself as a two-column table."""
+# ---------------------------------------------------------------- numbers in words
+def fmt_num(x: float, fmt: str = ".3g", unit: str = "") -> str:
+    """A number as the page shows it (``inf`` as ∞, NaN as n/a)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:{fmt}}{unit}"
 
-    def _repr_html_(self) -> str:
-        df = pd.DataFrame({"parameter": list(vars(self)), "value": [repr(v) for v in vars(self).values()]})
-        return df.to_html(index=False)
+
+def fmt_ci(est: Estimate | None, fmt: str = ".3g", unit: str = "", scale: float = 1.0) -> str:
+    """``"7.64 [7.47, 7.81]"`` with a number format, an optional unit and a scale factor
+    (``scale=100, unit=" %"`` shows a fraction as a percentage)."""
+    if est is None or not math.isfinite(est.value):
+        return "n/a"
+    v, lo, hi = (scale * x for x in (est.value, est.lo, est.hi))
+    return f"{fmt_num(v, fmt)}{unit} [{fmt_num(lo, fmt)}, {fmt_num(hi, fmt)}]"
 
 
-def resolve(presets: Mapping[str, Mapping[str, Any]], preset: str, **overrides: Any) -> Params:
-    """The parameters of ``preset``, with every override that is not ``None`` applied.
+def scaled(est: Estimate | None, factor: float) -> Estimate | None:
+    """``est`` multiplied by ``factor`` (e.g. 100 for percentages)."""
+    return None if est is None else Estimate(est.value * factor, est.lo * factor, est.hi * factor, est.ci)
 
-    Raises ValueError for an unknown preset or an override the presets do not define.
+
+# ---------------------------------------------------------------- judgements
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict, its reason in words, and the numbers behind it.
+
+    ``kind`` is "value" (the paper's value or range against our CI), "at_most" /
+    "at_least" (a bound), "parts" (several sub-claims) or "none" (no data).
+    ``paper`` is the paper's range ``(lo, hi)`` (equal ends for one value; the bound for
+    bound claims), ``ours`` our estimate, ``allowed`` the tolerance as an absolute
+    deviation and ``tolerance`` the tolerance as the chapter states it.
     """
-    if preset not in presets:
-        raise ValueError(f"preset: unknown preset {preset!r}; expected one of {sorted(presets)}")
-    values = dict(presets[preset])
-    for name, value in overrides.items():
-        if name not in values:
-            raise ValueError(f"{name}: not a parameter of this chapter (known: {sorted(values)})")
-        if value is not None:
-            values[name] = value
-    return Params(**values)
+
+    verdict: str
+    reason: str
+    kind: str = "value"
+    paper: tuple[float, float] | None = None
+    ours: Estimate | None = None
+    allowed: float | None = None
+    tolerance: str = ""
+    fmt: str = ".3g"
+    unit: str = ""
+    parts: tuple[tuple[str, "Judgement"], ...] = ()
+
+    @property
+    def holds(self) -> bool:
+        """Consistent or close."""
+        return self.verdict in (CONSISTENT, CLOSE)
+
+    def deviation(self, y: float) -> float:
+        """How far ``y`` lies from the paper's value, in units of the stated tolerance
+        (0 inside the paper's range; for a bound, negative on the side the claim allows)."""
+        if self.paper is None or not self.allowed or y is None or math.isnan(y):
+            return math.nan
+        a, b = self.paper
+        if self.kind == "at_most":
+            return (y - b) / self.allowed
+        if self.kind == "at_least":
+            return (a - y) / self.allowed
+        return (y - min(max(y, a), b)) / self.allowed
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"verdict": self.verdict, "reason": self.reason, "kind": self.kind,
+             "paper": list(self.paper) if self.paper else None,
+             "ours": self.ours.as_dict() if self.ours is not None else None,
+             "allowed": self.allowed, "tolerance": self.tolerance}
+        if self.parts:
+            d["parts"] = [{"name": n, **j.as_dict()} for n, j in self.parts]
+        return _jsonable(d)
 
 
-def resolve_from(presets: Mapping[str, Mapping[str, Any]], preset: str, namespace: Mapping[str, Any]) -> Params:
-    """:func:`resolve` with the overrides read from ``namespace`` (a notebook's ``globals()``):
-    every parameter the presets define is looked up there by name."""
-    names = {k for values in presets.values() for k in values}
-    return resolve(presets, preset, **{k: namespace.get(k) for k in names})
+def _no_data(reason: str = "no runs to measure it") -> Judgement:
+    return Judgement(NO_DATA, reason, kind="none")
 
 
-def check(name: str, ok: bool, msg: str) -> None:
-    """Raise ``ValueError("<name>: <msg>")`` unless ``ok``."""
-    if not ok:
-        raise ValueError(f"{name}: {msg}")
+def _tolerance(tol: float | None, atol: float | None, ref: float, fmt: str, unit: str) -> tuple[float, str]:
+    if (tol is None) == (atol is None):
+        raise ValueError("tol: give exactly one of tol (relative, e.g. 0.1 for 10 %) or atol (absolute)")
+    if tol is not None:
+        if not (isinstance(tol, (int, float)) and tol >= 0):
+            raise ValueError(f"tol: must be a non-negative fraction, got {tol!r}")
+        return tol * abs(ref), f"{100 * tol:g} %"
+    if not (isinstance(atol, (int, float)) and atol >= 0):
+        raise ValueError(f"atol: must be a non-negative number, got {atol!r}")
+    return float(atol), f"± {fmt_num(atol, fmt)}{unit}"
 
 
-def _as_list(value: Any) -> list:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _finite(ours: Estimate | None) -> bool:
+    return ours is not None and ours.value is not None and math.isfinite(ours.value)
 
 
-def check_primes(name: str, values: Any) -> None:
-    """Every value must be a prime integer (a modulus)."""
-    for v in _as_list(values):
-        check(name, isinstance(v, int) and is_prime(v), f"must be prime integers, got {v!r}")
+def _range(paper: float | Sequence[float]) -> tuple[float, float]:
+    if isinstance(paper, (int, float)):
+        return float(paper), float(paper)
+    a, b = (float(x) for x in paper)
+    if a > b:
+        raise ValueError(f"paper: a range must be (lo, hi) with lo <= hi, got {paper!r}")
+    return a, b
 
 
-def check_fractions(name: str, values: Any) -> None:
-    """Every value must lie strictly between 0 and 1."""
-    for v in _as_list(values):
-        check(name, isinstance(v, (int, float)) and 0 < v < 1, f"must lie strictly between 0 and 1, got {v!r}")
+def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float | None = None,
+            atol: float | None = None, fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge a value claim: the paper's value (or range ``(lo, hi)``) against our estimate.
 
+    ``tol`` is a relative tolerance (0.1: within 10 % of the paper's value), ``atol`` an
+    absolute one; exactly one must be given, and the chapter states it before reading results.
 
-def check_positive(name: str, values: Any, integer: bool = False) -> None:
-    """Every value must be a positive (finite) number, or a positive integer."""
-    for v in _as_list(values):
-        ok = isinstance(v, int) if integer else isinstance(v, (int, float)) and math.isfinite(v)
-        check(name, ok and not isinstance(v, bool) and v > 0,
-              f"must be positive {'integers' if integer else 'numbers'}, got {v!r}")
-
-
-# ---------------------------------------------------------------- glue
-class _Text(str):
-    """A string whose repr is itself, so ``{glue:text}`` shows it without quotes."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def glue(name: str, value: Any, fmt: str | None = None) -> Any:
-    """Glue ``value`` for the book's prose (``{glue:text}`name``` in MyST) and return it.
-
-    Numbers are formatted with ``fmt`` (e.g. ``".1f"``) when given; strings and
-    estimates are glued as plain text.
+    >>> compare(0.70, Estimate(0.63, 0.63, 0.66), tol=0.1).verdict
+    'close'
     """
-    shown = _Text(format(value, fmt)) if fmt else (_Text(str(value)) if isinstance(value, (str, Estimate)) else value)
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:  # pragma: no cover - myst-nb comes with jupyter-book
-        return value
-    _glue(name, shown, display=False)
-    return value
+    a, b = _range(paper)
+    ptxt = fmt_num(a, fmt, unit) if a == b else f"{fmt_num(a, fmt)}–{fmt_num(b, fmt)}{unit}"
+    if not _finite(ours):
+        return _no_data()
+    ref = a if ours.value < a else b  # the nearest end of the paper's range
+    allowed, ttxt = _tolerance(tol, atol, ref, fmt, unit)
+    base = dict(kind="value", paper=(a, b), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
+    citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
+    if ours.lo <= b and ours.hi >= a:
+        word = "inside" if a == b else "overlaps"
+        return Judgement(CONSISTENT, f"paper {ptxt} {word} our CI {citxt}", **base)
+    dist = abs(ours.value - ref)
+    how = f"{100 * dist / abs(ref):.0f} % from it" if tol is not None and ref else f"{fmt_num(dist, fmt)}{unit} from it"
+    ourtxt = fmt_num(ours.value, fmt, unit)
+    if dist <= allowed:
+        return Judgement(CLOSE, f"paper {ptxt} outside our CI {citxt}; our {ourtxt} is {how}, within the stated {ttxt}", **base)
+    return Judgement(DIFFERS, f"paper {ptxt} outside our CI {citxt}; our {ourtxt} is {how}, beyond the stated {ttxt}", **base)
 
 
-# ---------------------------------------------------------------- verdicts
-def judge(paper: float, ours: Estimate, rel_tol: float) -> str:
-    """Verdict for a value claim.
+def _bound(kind: str, bound: float, ours: Estimate | None, tol: float | None, atol: float | None,
+           fmt: str, unit: str) -> Judgement:
+    if not _finite(ours):
+        return _no_data()
+    allowed, ttxt = _tolerance(tol, atol, bound, fmt, unit)
+    base = dict(kind=kind, paper=(bound, bound), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
+    sign = "≤" if kind == "at_most" else "≥"
+    btxt, ourtxt = fmt_num(bound, fmt, unit), fmt_num(ours.value, fmt, unit)
+    citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
+    over = (ours.value - bound) if kind == "at_most" else (bound - ours.value)
+    edge = ours.lo if kind == "at_most" else ours.hi
+    if over <= 0:
+        return Judgement(CONSISTENT, f"our {ourtxt} meets the paper's {sign} {btxt}", **base)
+    if (edge <= bound) if kind == "at_most" else (edge >= bound):
+        return Judgement(CONSISTENT, f"our {ourtxt} misses the paper's {sign} {btxt}, but our CI {citxt} reaches it", **base)
+    if over <= allowed:
+        return Judgement(CLOSE, f"our CI {citxt} misses the paper's {sign} {btxt}; our {ourtxt} within the stated {ttxt}", **base)
+    return Judgement(DIFFERS, f"our CI {citxt} misses the paper's {sign} {btxt}; our {ourtxt} beyond the stated {ttxt}", **base)
 
-    * reproduced: the paper's value lies in our CI, or within ``rel_tol`` of our estimate;
-    * partly: within ``3 * rel_tol`` of our estimate, or our CI reaches within ``rel_tol`` of it;
-    * not reproduced: otherwise; no data when our estimate is not finite.
+
+def at_most(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
+            fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge an upper-bound claim ("the CV is at most 2 %"): consistent when our estimate, or
+    its CI, reaches the bound; close when our estimate exceeds it by at most the tolerance."""
+    return _bound("at_most", bound, ours, tol, atol, fmt, unit)
+
+
+def at_least(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
+             fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge a lower-bound claim ("at least 90 % of the runs grok"), as :func:`at_most` mirrored."""
+    return _bound("at_least", bound, ours, tol, atol, fmt, unit)
+
+
+def combine(parts: Mapping[str, Judgement]) -> Judgement:
+    """Judge a claim made of several parts.
+
+    consistent if every part is; close if every part holds (consistent or close); partly if
+    some hold and some differ (the reason lists both); differs if none holds; no data if no
+    part has data. Parts without data are named but do not count.
     """
-    if ours is None or not math.isfinite(ours.value):
-        return NO_DATA
-    rel = abs(ours.value - paper) / abs(paper) if paper else abs(ours.value)
-    if ours.contains(paper) or rel <= rel_tol:
-        return REPRODUCED
-    gap = min(abs(ours.lo - paper), abs(ours.hi - paper)) / abs(paper) if paper else math.inf
-    if rel <= 3 * rel_tol or gap <= rel_tol:
-        return PARTLY
-    return NOT_REPRODUCED
+    items = tuple(parts.items())
+    judged = [(n, j) for n, j in items if j.verdict != NO_DATA]
+    if not judged:
+        return Judgement(NO_DATA, "no part has data", kind="parts", parts=items)
+    holds = [n for n, j in judged if j.holds]
+    differ = [n for n, j in judged if not j.holds]
+    missing = [n for n, j in items if j.verdict == NO_DATA]
+    tail = f"; no data: {', '.join(missing)}" if missing else ""
+    if not differ:
+        verdict = CONSISTENT if all(j.verdict == CONSISTENT for _, j in judged) else CLOSE
+        close = [n for n, j in judged if j.verdict == CLOSE]
+        reason = "every part consistent" if verdict == CONSISTENT else f"every part holds; close, not consistent: {', '.join(close)}"
+    elif holds:
+        verdict, reason = PARTLY, f"holds: {', '.join(holds)}; differs: {', '.join(differ)}"
+    else:
+        verdict, reason = DIFFERS, f"every part differs: {', '.join(differ)}"
+    return Judgement(verdict, reason + tail, kind="parts", parts=items)
 
 
-def judge_at_most(ours: Estimate, bound: float, slack: float = 2.0) -> str:
-    """Verdict for an upper-bound claim ("CV is 1-2 %"): reproduced if our estimate is at
-    most ``bound``, partly if at most ``slack * bound`` (or our CI reaches below ``bound``)."""
-    if ours is None or not math.isfinite(ours.value):
-        return NO_DATA
-    if ours.value <= bound:
-        return REPRODUCED
-    if ours.value <= slack * bound or ours.lo <= bound:
-        return PARTLY
-    return NOT_REPRODUCED
+def count(paper_k: int, paper_n: int, k: int | None, n: int | None, *, atol: float) -> Judgement:
+    """Judge a count claim ("0/12 grok") as a proportion: the paper's fraction against ours,
+    with an exact binomial CI (see :func:`grokkit.stats.proportion_ci`)."""
+    from .stats import proportion_ci
+
+    if not n:
+        return _no_data()
+    return compare(paper_k / paper_n, proportion_ci(int(k), int(n)), atol=atol, fmt=".2f")
 
 
-def judge_all(verdicts: Iterable[str]) -> str:
-    """Combine verdicts: reproduced if all are, not reproduced if none is, else partly."""
-    vs = [v for v in verdicts if v != NO_DATA]
-    if not vs:
-        return NO_DATA
-    if all(v == REPRODUCED for v in vs):
-        return REPRODUCED
-    if all(v == NOT_REPRODUCED for v in vs):
-        return NOT_REPRODUCED
-    return PARTLY
-
-
+# ---------------------------------------------------------------- verdict tables
 @dataclass
 class Verdict:
     """One row of a chapter's verdict table."""
@@ -165,47 +255,112 @@ class Verdict:
     paper: str
     ours: str
     verdict: str
+    reason: str
     scale: str
-    values: dict[str, Any] = field(default_factory=dict)
+    section: str = ""
+    source: str = ""
+    judgement: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Verdicts:
-    """A chapter's verdict table: add rows, show them, write them as JSON."""
+    """A chapter's verdict table: add rows, show them, write them as JSON.
+
+    ``chapter`` is the notebook's stem (``"02_pinned_norm_law"``), ``title`` its heading and
+    ``preset`` the preset its numbers come from; the scoreboard reads all three.
+    """
 
     chapter: str
+    title: str = ""
+    preset: str = ""
     rows: list[Verdict] = field(default_factory=list)
 
-    def add(self, claim: str, paper: str, ours: Any, verdict: str, scale: str,
-            values: Mapping[str, Any] | None = None) -> Verdict:
-        """Add a row; ``values`` holds the machine-readable numbers behind it (for the JSON)."""
-        row = Verdict(claim, paper, str(ours), verdict, scale, _jsonable(dict(values or {})))
+    def add(self, claim: str, judgement: Judgement, *, paper: str, ours: str | None = None, note: str = "",
+            scale: str = "", section: str = "", source: str = "") -> Verdict:
+        """Add a row. ``paper`` is the paper's figure as the paper gives it; ``ours`` defaults to
+        our estimate with its CI (in the judgement's format), followed by ``note``;
+        ``section`` is the label of the chapter section that measures the claim."""
+        if ours is None:
+            j = judgement
+            ours = fmt_ci(j.ours, j.fmt, j.unit) if j.ours is not None else ("n/a" if not j.parts else "")
+        ours = f"{ours}; {note}" if note and ours else (note or ours)
+        row = Verdict(claim, paper, ours, judgement.verdict, judgement.reason, scale, section, source, judgement.as_dict())
         self.rows.append(row)
         return row
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"claim": r.claim, "paper": r.paper, "ours (95% CI)": r.ours,
-                              "verdict": r.verdict, "scale": r.scale} for r in self.rows])
+        return pd.DataFrame([{"claim": r.claim, "paper": r.paper, "ours (95 % CI)": r.ours, "verdict": r.verdict,
+                              "why": r.reason, "scale": r.scale} for r in self.rows],
+                            columns=["claim", "paper", "ours (95 % CI)", "verdict", "why", "scale"])
+
+    def tally(self) -> str:
+        """"5 consistent, 2 close, 1 differs" (in the order of the scale)."""
+        counts = {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+        return ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no claims"
 
     def _repr_html_(self) -> str:
-        colors = {REPRODUCED: "#d8f0d8", PARTLY: "#fdf0c8", NOT_REPRODUCED: "#f8d8d8", NO_DATA: "#eeeeee"}
-        styled = self.frame().style.apply(
-            lambda col: [f"background-color: {colors.get(v, '')}" for v in col], subset=["verdict"]
-        ).hide(axis="index").set_properties(**{"text-align": "left"})
-        return styled.to_html()
+        return verdict_table(self.frame())
+
+    def compact(self) -> "_HTML":
+        """The table without the scale column, each reason under its verdict: for a page's
+        "result at a glance" (the full table, with scales, closes the chapter)."""
+        import html
+
+        frame = pd.DataFrame({
+            "claim": [html.escape(r.claim) for r in self.rows],
+            "paper": [html.escape(r.paper) for r in self.rows],
+            "ours (95 % CI)": [html.escape(r.ours) for r in self.rows],
+            "verdict": [f"<b>{r.verdict}</b><br><span style='font-size:0.85em;color:#444'>{html.escape(r.reason)}</span>"
+                        for r in self.rows],
+        }, columns=["claim", "paper", "ours (95 % CI)", "verdict"])
+        colors = [VERDICT_COLORS.get(r.verdict, "") for r in self.rows]
+        styled = frame.style.hide(axis="index").set_table_styles(TABLE_STYLE).apply(
+            lambda col: [f"background-color: {c}" for c in colors], subset=["verdict"])
+        return _HTML(styled.to_html())
 
     def write(self, results_dir: str | Path | None = None) -> Path:
-        """Write ``<results_dir>/<chapter>.json`` (default: the project's ``results/``) and return its path."""
+        """Write ``<results_dir>/<chapter>.json`` (see :func:`results_path`) and return its path."""
         path = results_path(results_dir) / f"{self.chapter}.json"
-        path.write_text(json.dumps({"chapter": self.chapter, "rows": [asdict(r) for r in self.rows]}, indent=2) + "\n")
+        data = {"chapter": self.chapter, "title": self.title, "preset": self.preset, "rows": [asdict(r) for r in self.rows]}
+        path.write_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
         return path
+
+
+class _HTML:
+    """HTML that Jupyter (and glue) display as HTML."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: bool = True) -> str:
+    """A verdict frame as HTML: verdict cells coloured, small grey scale and reason columns.
+    Cell text is HTML-escaped unless ``escape=False`` (for cells that hold links)."""
+    weight = "; font-weight: 600" if escape else ""  # unescaped cells bring their own markup
+    styled = frame.style.format(escape="html" if escape else None).apply(
+        lambda col: [f"background-color: {VERDICT_COLORS.get(_verdict_of(v), '')}{weight}" for v in col], subset=[verdict_col]
+    ).hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
+    small = [c for c in ("why", "scale") if c in frame.columns]
+    if small:
+        styled = styled.set_properties(subset=small, **{"font-size": "0.85em", "color": "#444"})
+    return styled.set_table_styles(TABLE_STYLE).to_html()
+
+
+def _verdict_of(cell: str) -> str:
+    """The verdict a table cell starts with (cells may hold markup and a reason after it)."""
+    text = re.sub(r"<[^>]+>", " ", str(cell)).strip()
+    return next((v for v in VERDICTS if text.startswith(v)), "")
 
 
 def results_path(results_dir: str | Path | None = None) -> Path:
     """The folder chapters write their verdicts and run manifests to (created if needed):
     ``results_dir``, or ``$GROKKIT_RESULTS``, or the project's ``results/``."""
-    import os
-
     if results_dir is None:
         from .store import project_root
 
@@ -222,6 +377,8 @@ def _jsonable(obj: Any) -> Any:
         return [_jsonable(v) for v in obj]
     if isinstance(obj, Estimate):
         return _jsonable(obj.as_dict())
+    if isinstance(obj, Judgement):
+        return obj.as_dict()
     if hasattr(obj, "item") and callable(obj.item):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -229,10 +386,98 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def fmt_ci(est: Estimate | None, fmt: str = ".3g", unit: str = "", scale: float = 1.0) -> str:
-    """``"7.64 [7.47, 7.81]"`` with a number format, an optional unit and a scale factor
-    (``scale=100, unit=" %"`` shows a fraction as a percentage)."""
-    if est is None or not math.isfinite(est.value):
-        return "n/a"
-    v, lo, hi = (scale * x for x in (est.value, est.lo, est.hi))
-    return f"{v:{fmt}}{unit} [{lo:{fmt}}, {hi:{fmt}}]"
+# ---------------------------------------------------------------- glue
+class _Text(str):
+    """A string whose repr is itself, so ``{glue:text}`` shows it without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue(name: str, value: Any, fmt: str | None = None) -> None:
+    """Glue ``value`` for the book's prose (``{glue:text}`name``` in MyST, or ```{glue} name```
+    for a figure or table). Numbers are formatted with ``fmt`` when given; strings and estimates
+    are glued as plain text; figures and displayable objects as themselves. Returns nothing, so
+    a cell that ends with a glue shows no stray output."""
+    if fmt is not None:
+        shown: Any = _Text(fmt_num(value, fmt))
+    elif isinstance(value, (str, Estimate)):
+        shown = _Text(str(value))
+    else:
+        shown = value
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - myst-nb comes with jupyter-book
+        return None
+    _glue(name, shown, display=False)
+    return None
+
+
+# ---------------------------------------------------------------- tables
+#: Cell padding and a slightly smaller font, so wide tables stay readable in the book's column.
+TABLE_STYLE = [{"selector": "", "props": [("font-size", "0.88em"), ("border-collapse", "collapse")]},
+               {"selector": "th, td", "props": [("padding", "0.3em 0.8em"), ("text-align", "left"), ("vertical-align", "top")]},
+               {"selector": "thead th", "props": [("border-bottom", "1px solid #999")]}]
+#: How the book names common columns.
+LABELS = {
+    "rho": "ρ", "temperature": "τ", "train_frac": "train fraction", "weight_decay": "λ", "lr": "lr", "p": "p",
+    "n": "runs", "n_grokked": "grokked", "n_censored": "censored", "n_diverged": "diverged",
+    "t_median": "median T_grok", "budget": "budget (steps)", "norm_median": "‖W‖ at T_grok",
+}
+
+
+def _formatter(name: str, spec: str) -> Callable[[Any], str]:
+    def show(v: Any) -> str:
+        try:
+            return fmt_num(float(v), spec) if v is not None else "—"
+        except (TypeError, ValueError):
+            return str(v)
+    return lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else show(v)
+
+
+def column_format(name: str) -> str | None:
+    """The number format the book uses for a column, from its name (None: leave as is)."""
+    n = name.lower()
+    if re.fullmatch(r"(ρ|rho\w*|τ|tau|temperature|train.?frac\w*|fraction\w*|ratio\w*|α|alpha\w*)", n):
+        return ".2f"
+    if re.fullmatch(r"(r2|r²)\w*", n):
+        return ".3f"
+    if re.fullmatch(r"(p|n|n_\w+|runs|seeds?|budget.*|final_step|steps?|grokked|censored|diverged|t_\w+|.*t_grok.*|.*t_mem.*|delay\w*)", n):
+        return ",.0f"
+    if re.fullmatch(r"(lr|η|eta|λ|lambda|weight.?decay\w*|momentum)", n):
+        return "g"
+    if "norm" in n or "‖" in n or n in ("wc", "w_c"):
+        return ".1f"
+    return None
+
+
+def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
+          columns: Sequence[str] | None = None):
+    """A table as the book shows it: chosen ``columns``, each rounded to its meaning (ρ to 2
+    decimals, steps as integers with thousands separators, norms to 1 decimal, learning rates
+    as 1e-3; see :func:`column_format`; ``formats`` overrides by column), renamed with
+    :data:`LABELS` (and ``labels``), no index. Returns a pandas Styler (it renders as HTML)."""
+    frame = df[list(columns)] if columns is not None else df
+    names = {**LABELS, **(labels or {})}
+    specs = {c: (formats or {}).get(c) or column_format(str(c)) for c in frame.columns}
+    out = frame.rename(columns={c: names.get(c, c) for c in frame.columns})
+    fmts = {names.get(c, c): _formatter(c, s) for c, s in specs.items()
+            if s is not None and pd.api.types.is_numeric_dtype(frame[c])}
+    return out.style.format(fmts, na_rep="—").hide(axis="index").set_table_styles(TABLE_STYLE)
+
+
+def cells_table(cells: pd.DataFrame, by: str | Iterable[str], *, norm: str | None = "‖W‖ at T_grok",
+                time: str = "median T_grok", formats: Mapping[str, str] | None = None):
+    """A :func:`grokkit.cells.cell_table` as the book shows it: the cell columns, runs, grokked,
+    censored, diverged, the median time with its CI in one column (∞ when more than half are
+    censored), the median norm at grokking with its CI, and the budget."""
+    by = [by] if isinstance(by, str) else list(by)
+    view = cells[by + ["n", "n_grokked", "n_censored", "n_diverged"]].copy()
+    view[f"{time} [95 % CI]"] = [
+        f"{fmt_num(m, ',.0f')} [{fmt_num(lo, ',.0f')}, {fmt_num(hi, ',.0f')}]" if math.isfinite(m)
+        else f"not reached (> {b:,.0f})" for m, lo, hi, b in zip(cells["t_median"], cells["t_lo"], cells["t_hi"], cells["budget"])]
+    if norm:
+        view[f"{norm} [95 % CI]"] = [fmt_ci(Estimate(m, lo, hi), ".1f") for m, lo, hi in
+                                    zip(cells["norm_median"], cells["norm_lo"], cells["norm_hi"])]
+    view["budget"] = cells["budget"]
+    return table(view, formats=formats)

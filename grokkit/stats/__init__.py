@@ -64,7 +64,7 @@ from .fits import (
     fit_shared_slope,
     r_squared,
 )
-from .survival import MedianSummary, censored_median, kaplan_meier, km_median, ratio_ci
+from .survival import geometric_mean_ratio, MedianSummary, censored_median, kaplan_meier, km_median, ratio_ci
 
 __all__ = [
     "Estimate",
@@ -86,4 +86,5 @@ __all__ = [
     "coefficient_of_variation",
     "ratio_ci",
     "proportion_ci",
+    "geometric_mean_ratio",
 ]

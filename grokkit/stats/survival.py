@@ -283,3 +283,30 @@ def ratio_ci(
     boot_b = _boot_km_medians(bt, be, n_boot, rng)
     lo, hi = _interval(_ratio(boot_b, boot_a), ci)
     return Estimate(value, lo, hi, float(ci))
+
+
+def geometric_mean_ratio(pairs: list[tuple[Any, Any, Any, Any]], *, n_boot: int = 2000, ci: float = 0.95,
+                         seed: int = 0) -> Estimate:
+    """Geometric mean over several pairs of groups of the ratio of KM medians ``median(b) / median(a)``.
+
+    ``pairs`` holds ``(a_times, a_events, b_times, b_events)`` per pair (e.g. the slow and the
+    fast learning rate at each held norm). Every group is resampled independently in each
+    bootstrap replicate; replicates with a non-finite ratio are dropped.
+    """
+    _check_boot(n_boot, ci)
+    if not pairs:
+        raise ValueError("pairs: at least one pair of groups is needed")
+    rng = np.random.default_rng(seed)
+    logs, boots = [], []
+    for i, (at, ae, bt, be) in enumerate(pairs):
+        at = _as_1d(at, f"pairs[{i}] a_times", positive=True)
+        ae = _as_events(ae, at.size, f"pairs[{i}] a_events", f"pairs[{i}] a_times")
+        bt = _as_1d(bt, f"pairs[{i}] b_times", positive=True)
+        be = _as_events(be, bt.size, f"pairs[{i}] b_events", f"pairs[{i}] b_times")
+        logs.append(np.log(_ratio(_km_median_rows(bt[None, :], be[None, :]), _km_median_rows(at[None, :], ae[None, :]))[0]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boots.append(np.log(_ratio(_boot_km_medians(bt, be, n_boot, rng), _boot_km_medians(at, ae, n_boot, rng))))
+    value = float(np.exp(np.mean(logs)))
+    boot = np.exp(np.mean(np.vstack(boots), axis=0))
+    lo, hi = _interval(boot[np.isfinite(boot)], ci) if np.isfinite(boot).any() else (np.nan, np.nan)
+    return Estimate(value, lo, hi, float(ci))

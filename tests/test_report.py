@@ -1,0 +1,114 @@
+"""The verdict scale, the verdict table and the book's table formatting."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from grokkit import report
+from grokkit.stats import Estimate
+
+
+def est(v, lo, hi):
+    return Estimate(v, lo, hi)
+
+
+def test_consistent_when_the_paper_lies_in_our_ci():
+    j = report.compare(7.64, est(7.77, 7.61, 7.90), tol=0.05, fmt=".2f")
+    assert j.verdict == report.CONSISTENT and "inside our CI [7.61, 7.90]" in j.reason
+
+
+def test_a_paper_range_overlapping_our_ci_is_consistent():
+    assert report.compare((7.47, 7.81), est(7.77, 7.61, 7.90), tol=0.05).verdict == report.CONSISTENT
+
+
+def test_close_outside_the_ci_but_within_the_stated_tolerance():
+    # chapter 2's bend: paper 0.69-0.71, ours 0.63 [0.63, 0.66], tolerance 10 %
+    j = report.compare((0.69, 0.71), est(0.63, 0.63, 0.66), tol=0.10, fmt=".2f")
+    assert j.verdict == report.CLOSE
+    assert j.reason == "paper 0.69–0.71 outside our CI [0.63, 0.66]; our 0.63 is 9 % from it, within the stated 10 %"
+
+
+def test_differs_beyond_the_tolerance_and_absolute_tolerances():
+    j = report.compare(0.38, est(0.47, 0.44, 0.47), tol=0.10, fmt=".2f")
+    assert j.verdict == report.DIFFERS and "beyond the stated 10 %" in j.reason
+    assert report.compare(0.0, est(0.05, 0.04, 0.06), atol=0.1).verdict == report.CLOSE
+    assert report.compare(0.0, est(0.5, 0.4, 0.6), atol=0.1).verdict == report.DIFFERS
+
+
+def test_no_data_and_bad_tolerances():
+    assert report.compare(1.0, None, tol=0.1).verdict == report.NO_DATA
+    assert report.compare(1.0, est(math.nan, math.nan, math.nan), tol=0.1).verdict == report.NO_DATA
+    with pytest.raises(ValueError, match="tol"):
+        report.compare(1.0, est(1, 1, 1))
+    with pytest.raises(ValueError, match="tol"):
+        report.compare(1.0, est(1, 1, 1), tol=0.1, atol=0.1)
+    with pytest.raises(ValueError, match="paper"):
+        report.compare((2.0, 1.0), est(1, 1, 1), tol=0.1)
+
+
+def test_bounds():
+    assert report.at_most(2.0, est(1.3, 1.0, 1.7), tol=0.5).verdict == report.CONSISTENT
+    assert report.at_most(2.0, est(2.5, 1.5, 3.5), tol=0.5).verdict == report.CONSISTENT  # the CI reaches the bound
+    assert report.at_most(2.0, est(2.5, 2.2, 3.5), tol=0.5).verdict == report.CLOSE
+    assert report.at_most(2.0, est(3.5, 3.2, 3.9), tol=0.5).verdict == report.DIFFERS
+    assert report.at_least(0.9, est(0.5, 0.3, 0.7), atol=0.1).verdict == report.DIFFERS
+
+
+def test_several_parts_give_partly_and_say_which_hold():
+    ok, off = report.compare(1, est(1, 0.9, 1.1), tol=0.1), report.compare(1, est(2, 1.9, 2.1), tol=0.1)
+    close = report.compare(1, est(1.05, 1.03, 1.07), tol=0.1)
+    assert report.combine({"a": ok, "b": ok}).verdict == report.CONSISTENT
+    assert report.combine({"a": ok, "b": close}).verdict == report.CLOSE
+    both = report.combine({"a": ok, "b": off})
+    assert both.verdict == report.PARTLY and both.reason == "holds: a; differs: b"
+    assert report.combine({"a": off}).verdict == report.DIFFERS
+    assert report.combine({"a": report.compare(1, None, tol=0.1)}).verdict == report.NO_DATA
+
+
+def test_counts_use_an_exact_binomial_ci():
+    assert report.count(0, 12, 0, 8, atol=0.1).verdict == report.CONSISTENT
+    assert report.count(0, 12, 6, 8, atol=0.1).verdict == report.DIFFERS
+    assert report.count(0, 12, 0, 0, atol=0.1).verdict == report.NO_DATA
+
+
+def test_deviation_in_units_of_the_tolerance():
+    j = report.compare((0.69, 0.71), est(0.63, 0.63, 0.66), tol=0.10)
+    assert j.deviation(0.70) == 0 and j.deviation(0.69 - 0.069) == pytest.approx(-1)
+    assert report.at_most(2.0, est(1, 1, 1), tol=0.5).deviation(3.0) == pytest.approx(1)
+
+
+def test_verdicts_table_json_and_compact_view(tmp_path):
+    V = report.Verdicts("09_example", "9. An example", "book")
+    V.add("alpha", report.compare(7.64, est(7.77, 7.61, 7.90), tol=0.05, fmt=".2f"), paper="7.64",
+          note="R² 0.992", scale="8 seeds", section="sec-x")
+    V.add("parts", report.combine({"a": report.compare(1, est(2, 1.9, 2.1), tol=0.1)}), paper="1", ours="2")
+    assert V.tally() == "1 consistent, 1 differs"
+    assert V.rows[0].ours == "7.77 [7.61, 7.90]; R² 0.992"
+    data = json.loads(V.write(tmp_path).read_text())
+    assert data["chapter"] == "09_example" and data["preset"] == "book"
+    row = data["rows"][0]
+    assert row["reason"].startswith("paper 7.64 inside") and row["judgement"]["ours"]["lo"] == 7.61
+    assert data["rows"][1]["judgement"]["parts"][0]["name"] == "a"
+    html = V.compact()._repr_html_()
+    assert "scale" not in html and "inside our CI" in html and "&lt;" not in html.replace("&lt;/", "")
+
+
+def test_tables_round_each_column_to_its_meaning():
+    df = pd.DataFrame({"rho": [0.85, 0.95, 1.0, 1.05], "t_median": [3712.5, 1e4, float("inf"), float("nan")],
+                       "norm_median": [54.123, 60.0, 61.25, 2.04], "lr": [1e-3, 2e-3, 4e-3, 8e-3], "n": [8, 8, 8, 8]})
+    html = report.table(df).to_html()
+    for text in ("0.85", "0.95", "1.00", "1.05", "3,712", "10,000", "∞", "—", "54.1", "0.001", "0.008"):
+        assert f">{text}<" in html, text
+    assert ">0.8<" not in html and ">1.0<" not in html
+    cells = pd.DataFrame({"rho": [1.3], "n": [8], "n_grokked": [0], "n_censored": [8], "n_diverged": [0],
+                          "t_median": [float("inf")], "t_lo": [float("inf")], "t_hi": [float("inf")],
+                          "norm_median": [float("nan")], "norm_lo": [float("nan")], "norm_hi": [float("nan")],
+                          "budget": [26000]})
+    assert "not reached (&gt; 26,000)" in report.cells_table(cells, "rho").to_html() or \
+        "not reached (> 26,000)" in report.cells_table(cells, "rho").to_html()
+
+
+def test_glue_returns_nothing():
+    assert report.glue("x", 1.5, ".2f") is None
