@@ -20,7 +20,7 @@ from conftest import CHAPTERS_DIR, chapter_notebooks, store_snapshot
 
 papermill = pytest.importorskip("papermill")
 
-VERDICTS = {"reproduced", "partly", "not reproduced", "no data"}
+from grokkit.report import VERDICTS
 #: A smoke run that takes longer than this is reported (not failed: the machine may be busy).
 SMOKE_BUDGET_S = 120.0
 
@@ -50,7 +50,7 @@ def _verdict_rows(results_dir: Path, stem: str) -> list[dict]:
     assert isinstance(rows, list) and rows, f"{path} has no verdict rows"
     for row in rows:
         assert row.get("verdict") in VERDICTS, f"{path}: unexpected verdict {row.get('verdict')!r} in {row}"
-        for field in ("claim", "paper", "ours", "scale"):
+        for field in ("claim", "paper", "ours", "scale", "reason"):
             assert field in row, f"{path}: verdict row without {field!r}: {row}"
     return rows
 
