@@ -6,9 +6,12 @@ The markers ``slow`` and ``notebook`` are registered in pyproject.toml.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 #: The repository root (it holds _toc.yml, grokkit/ and chapters/).
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +66,38 @@ def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+#: Jupyter Book's command next to the running interpreter (the project's venv).
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def toc_files() -> list[str]:
+    """The root and every file named in _toc.yml (without suffix), in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    """Build the whole book once per test session, strictly (``-W -n``) and without training
+    (``GROKKIT_NO_TRAIN=1``), into a temporary folder; returns the build's process and its HTML folder.
+    The strict-build test and the browser test share this one build."""
+    if not JUPYTER_BOOK.exists():
+        pytest.skip(f"jupyter-book is not installed next to this Python ({JUPYTER_BOOK})")
+    out = tmp_path_factory.mktemp("book")
+    cmd = [str(JUPYTER_BOOK), "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=child_env(GROKKIT_NO_TRAIN="1"), capture_output=True, text=True,
+                          timeout=3600)
+    return proc, out / "_build" / "html"
