@@ -1,0 +1,44 @@
+"""The summary pages (scoreboard, explorer, re-run) before any chapter has run: a new user's
+first look, with an empty results folder and an empty run store. They must execute and say
+that there is nothing yet, never fail. With results they are exercised by the book build."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+papermill = pytest.importorskip("papermill")
+
+PAGES = ["scoreboard", "explorer", "rerun"]
+
+
+def _outputs_text(nb_path: Path) -> str:
+    nb = json.loads(nb_path.read_text())
+    chunks = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"{nb_path.name}: error output {out.get('ename')}"
+            data = out.get("data", {})
+            chunks.append("".join(data.get("text/markdown", "")) + "".join(data.get("text/plain", "")))
+            chunks.append("".join(out.get("text", "")))
+    return "\n".join(chunks)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("page", PAGES)
+def test_summary_page_with_nothing_run_yet(page: str, tmp_path: Path, store_dir: Path) -> None:
+    empty_results = tmp_path / "results"
+    empty_results.mkdir()
+    parameters = {"results_dir": str(empty_results)}
+    if page != "scoreboard":
+        parameters["store"] = str(store_dir)
+    out = tmp_path / f"{page}.ipynb"
+    papermill.execute_notebook(str(ROOT / "pages" / f"{page}.ipynb"), str(out), parameters=parameters,
+                               cwd=str(ROOT / "pages"), kernel_name="python3", progress_bar=False)
+    text = _outputs_text(out)
+    if page == "scoreboard":
+        assert "No verdicts yet" in text
