@@ -127,6 +127,13 @@ def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> Estimate:
     return bootstrap_ci(values, np.median, n_boot=n_boot, seed=seed)
 
 
+def mean_ci(values, *, n_boot: int = 2000, seed: int = 0) -> Estimate | None:
+    """Mean of the finite ``values`` with a bootstrap CI; None with fewer than two."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return bootstrap_ci(values, np.mean, n_boot=n_boot, seed=seed) if values.size >= 2 else None
+
+
 def select(df: pd.DataFrame, **where: float) -> pd.DataFrame:
     """The runs of ``df`` whose columns equal the given values (floats compared with ``np.isclose``).
 

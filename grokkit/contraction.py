@@ -245,3 +245,14 @@ def prediction_errors(predicted: Any, actual: Any, *, n_boot: int = 10_000, seed
     within = int(np.sum((ratio >= 0.5) & (ratio <= 2.0)))
     return PredictionErrors(int(p.size), mae, float(np.median(np.abs(rel))), float(rel.mean()),
                             int(np.sum(p > a)), within)
+
+
+def delays_as_times(quantities: pd.DataFrame) -> pd.DataFrame:
+    """The runs that memorized, with their clock started at T_mem: ``t_grok`` becomes the delay
+    and ``final_step`` the steps trained after T_mem, so that the survival statistics of
+    :mod:`grokkit.cells` (Kaplan–Meier medians, censored ratios) apply to delays; a run that
+    memorized but did not grok is censored at its last step."""
+    out = quantities[np.isfinite(quantities["t_mem"].astype(float))].copy()
+    out["t_grok"] = out["t_grok"] - out["t_mem"]
+    out["final_step"] = out["final_step"] - out["t_mem"]
+    return out

@@ -326,6 +326,119 @@ def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, refe
     return fig
 
 
+# ---------------------------------------------------------------- free contraction (chapter 3)
+def norm_decay(traces: pd.DataFrame, quantities: pd.DataFrame, *, paper: Mapping[str, float] | None = None,
+               title: str = "", scale: str = "") -> plt.Figure:
+    """V = ‖θ‖² (log axis) against the steps since memorization, one line per run, each run's
+    T_grok as a dot, and each run's fitted decay ``A e^{kt} + C`` dashed over the first run;
+    the paper's V_mem and V_post as horizontal marks (``paper = {"V_mem": ..., "V_post": ...}``)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    q = quantities.set_index("key")
+    shown = [k for k in q.index if k in set(traces["key"]) and np.isfinite(q.loc[k, "t_mem"])]
+    palette = colors(len(shown), "viridis")
+    for c, key in zip(palette, shown):
+        g = traces[traces["key"] == key]
+        t_mem = q.loc[key, "t_mem"]
+        ax.plot(g["step"] - t_mem, g["sq_norm_all"], color=c, lw=1.0, alpha=0.75)
+        if q.loc[key, "grokked"]:
+            at = g.iloc[int(np.argmin(np.abs(g["step"].to_numpy() - q.loc[key, "t_grok"])))]
+            ax.plot(at["step"] - t_mem, at["sq_norm_all"], "o", color=c, mec="k", mew=0.6, ms=5, zorder=4)
+    ax.plot([], [], color=palette[0] if palette else OURS, lw=1.0, label="V = ‖θ‖² of a run (one colour per seed)")
+    ax.plot([], [], "o", color="0.6", mec="k", mew=0.6, ms=5, label="its $T_{grok}$")
+    for name, tex, ls in (("V_mem", "$V_{mem}$", ":"), ("V_post", "$V_{post}$", "--")):
+        if paper and name in paper:
+            ax.axhline(paper[name], color=PAPER, ls=ls, lw=1.1, label=f"paper: {tex} ≈ {paper[name]:,.0f}")
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("steps since memorization ($t - T_{mem}$)")
+    ax.set_ylabel("$V = \\|\\theta\\|^2$ (all parameters)")
+    thousands_axis(ax.xaxis)
+    ax.set_title(title)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="lower left")
+    return fig
+
+
+def inverse_law(cells: pd.DataFrame, x: str, *, fit=None, fit_range: tuple[float, float] | None = None,
+                paper: Mapping[float, float] | None = None, paper_label: str = "paper", xlabel: str = "",
+                title: str = "", scale: str = "") -> plt.Figure:
+    """Median T_grok (95 % CI) against a hyperparameter on log-log axes, with a fitted
+    ``T = a + b / x`` (``fit``: a :class:`grokkit.stats.LineFit` of T on 1/x) over ``fit_range``
+    and the paper's values as crosses; cells where over half the runs are censored are drawn
+    as open triangles at their budget."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.7))
+    if len(cells):
+        medians_vs_level(cells, x, ax=ax, color=OURS, label="ours: median (95 % CI)")
+    if fit is not None:
+        lo, hi = fit_range or (cells[x].min(), cells[x].max())
+        xs = np.geomspace(lo, hi, 100)
+        ax.plot(xs, fit.predict(1.0 / xs), color=OURS, lw=1.3, alpha=0.85,
+                label=f"fit $T = a + b/{x if len(x) == 1 else 'x'}$: b = {fit.slope:,.4g}, R² = {fit.r2:.3f}")
+    paper_points(ax, paper or {}, paper_label)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="lower left")
+    return fig
+
+
+def delay_vs_log_ratio(points: pd.DataFrame, hue: str, *, two_eta_lambda: float | None = None,
+                       fit=None, hue_label: str = "", title: str = "", scale: str = "") -> plt.Figure:
+    """Each grokked run's delay T_grok − T_mem against ln(V_mem / V_post), coloured by ``hue``,
+    with the line ``delay = ln(ratio) / (2ηλ)`` (paper 3's escape time) and a fitted line."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    levels = sorted(points[hue].unique())
+    for c, level in zip(colors(len(levels), "viridis"), levels):
+        g = points[points[hue] == level]
+        ax.scatter(g["log_ratio"], g["delay"], color=c, s=22, edgecolor="k", linewidth=0.4,
+                   label=f"{hue_label or hue} = {level:g}")
+    xs = np.linspace(0, points["log_ratio"].max() * 1.05, 50) if len(points) else np.array([0.0, 1.0])
+    if two_eta_lambda:
+        ax.plot(xs, xs / two_eta_lambda, color=PAPER, ls="--", lw=1.1,
+                label=f"paper 3's escape time ln(ratio)/(2ηλ), 2ηλ = {two_eta_lambda:g}")
+    if fit is not None:
+        ax.plot(xs, fit.predict(xs), color=OURS, lw=1.3, label=f"least squares: slope {fit.slope:,.0f} steps")
+    ax.set_xlabel("$\\ln(V_{mem} / V_{post})$")
+    ax.set_ylabel("delay $T_{grok} - T_{mem}$ (steps)")
+    ax.set_title(title)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="lower right")
+    return fig
+
+
+def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, title: str = "",
+                        scale: str = "") -> plt.Figure:
+    """Predicted against actual delay (log-log), one marker style per predictor variant
+    (``(frame with 'delay' and 'predicted', label, colour)``), with the diagonal and the
+    band within a factor 2."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    values = [v for f, _, _ in variants for v in (*f["delay"], *f["predicted"]) if np.isfinite(v) and v > 0]
+    lo, hi = (min(values) / 1.5, max(values) * 1.5) if values else (100.0, 10_000.0)
+    xs = np.geomspace(lo, hi, 20)
+    ax.fill_between(xs, xs / 2, xs * 2, color="0.9", label="within a factor 2", zorder=0)
+    ax.plot(xs, xs, color="0.4", lw=1, label="predicted = actual")
+    for (frame, label, c), m in zip(variants, "osD^v"):
+        ax.scatter(frame["delay"], frame["predicted"], color=c, marker=m, s=22, edgecolor="k", linewidth=0.4,
+                   label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    log_steps_axis(ax.xaxis)
+    log_steps_axis(ax.yaxis)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel("actual delay $T_{grok} - T_{mem}$ (steps)")
+    ax.set_ylabel("predicted delay (steps)")
+    ax.set_title(title)
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="lower right")
+    return fig
+
+
 # ---------------------------------------------------------------- scoreboard
 def verdict_deviations(rows: pd.DataFrame) -> plt.Figure:
     """Every claim on one axis: our estimate (dot) and CI (bar) as a deviation from the paper's

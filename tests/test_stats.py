@@ -422,3 +422,18 @@ def test_proportion_ci_is_exact_clopper_pearson():
         proportion_ci(11, 10)
     with pytest.raises(ValueError, match="n:"):
         proportion_ci(0, 0)
+
+
+def test_fit_line_ci_covers_the_true_slope_and_checks_input():
+    import numpy as np
+    import pytest
+
+    from grokkit.stats import fit_line_ci
+
+    rng = np.random.default_rng(1)
+    x = np.repeat([0.5, 1.0, 2.0, 4.0], 10)
+    y = 100 + 1200 * x + rng.normal(0, 50, x.size)
+    fit, slope = fit_line_ci(x, y, n_boot=500)
+    assert slope.lo < 1200 < slope.hi and slope.value == fit.slope
+    with pytest.raises(ValueError):
+        fit_line_ci([1.0, 2.0], [1.0])

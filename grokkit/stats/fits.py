@@ -621,3 +621,21 @@ def fit_power_law(
         per_run=bool(per_run),
         n_boot_used=int(np.sum(~np.isnan(slopes))),
     )
+
+
+def fit_line_ci(x: Any, y: Any, *, n_boot: int = 2000, ci: float = 0.95, seed: int = 0) -> tuple[LineFit, Estimate]:
+    """:func:`fit_line` of ``y`` on ``x`` and a pairs-bootstrap CI of its slope (resampling the
+    points; resamples with a single distinct ``x`` are skipped)."""
+    x = _as_1d(x, "x", min_size=2)
+    y = _as_1d(y, "y")
+    _check_same_length(x, y, "x", "y")
+    _check_boot(n_boot, ci)
+    fit = fit_line(x, y)
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(n_boot):
+        i = rng.integers(0, x.size, x.size)
+        if np.ptp(x[i]) > 0:
+            slopes.append(fit_line(x[i], y[i]).slope)
+    lo, hi = _interval(np.asarray(slopes), ci) if slopes else (float("nan"), float("nan"))
+    return fit, Estimate(fit.slope, lo, hi, ci)
