@@ -12,10 +12,14 @@ hash of the run's canonical configuration and the results version. A record hold
 * ``trace`` (runs with ``trace_every``): the norms every few steps, cheap to record and
   dense enough to fit a contraction rate right after memorization.
 
-Writes are atomic (a temporary file in the same folder, flushed, fsync'ed and
-renamed over the target), so a process killed at any moment leaves every record
-either complete or absent. Records load as a pandas DataFrame with
-:meth:`RunStore.table`. The store never imports torch.
+Writes are atomic (a temporary file with a unique name in the same folder, flushed,
+fsync'ed and renamed over the target), so a process killed at any moment leaves every
+record either complete or absent, and two sweeps writing one store at once never mix
+their bytes (the same run written twice is the same record). A record that cannot be read
+(truncated, not JSON, filed under another key) is moved aside into ``<root>/_damaged/``
+with a :class:`DamagedRecordWarning` naming it, and its run counts as missing, so the next
+sweep trains it again. Records load as a pandas DataFrame with :meth:`RunStore.table`.
+The store never imports torch.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import json
 import math
 import os
 import tempfile
+import time
+import warnings
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -64,6 +70,20 @@ def default_root() -> Path:
     return (root if root is not None else Path.cwd()) / "data" / "runs"
 
 
+#: The sections every record has.
+RECORD_SECTIONS = ("key", "config", "summary", "trajectory", "provenance")
+#: Where unreadable records are moved (inside the store's root).
+DAMAGED_DIR = "_damaged"
+
+
+class DamagedRecordWarning(UserWarning):
+    """A record could not be read; it was moved aside and its run will be trained again."""
+
+
+class StoreNotWritableError(PermissionError):
+    """The run store's folder cannot be written (raised before any training starts)."""
+
+
 class RunStore:
     """A folder of run records keyed by :attr:`RunConfig.key`."""
 
@@ -81,31 +101,79 @@ class RunStore:
         return isinstance(key, str) and self.path(key).is_file()
 
     def keys(self) -> list[str]:
-        """Keys of every record in the store."""
+        """Keys of every record in the store (damaged ones included until they are read)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.stem for p in self.root.glob("*/*.json"))
+        return sorted(p.stem for p in self.root.glob("*/*.json") if p.parent.name != DAMAGED_DIR)
 
     def missing(self, configs: Iterable[RunConfig]) -> list[RunConfig]:
-        """The configs (deduplicated, in order) that have no record yet."""
+        """The configs (deduplicated, in order) without a readable record. Each existing
+        record is read: a damaged one is moved aside (see :meth:`load`) and its run counted
+        as missing."""
         seen: set[str] = set()
         out = []
         for c in configs:
-            if c.key not in seen and c.key not in self:
+            if c.key not in seen and not self._readable(c.key):
                 out.append(c)
             seen.add(c.key)
         return out
 
+    def _readable(self, key: str) -> bool:
+        try:
+            self.load(key)
+        except KeyError:
+            return False
+        return True
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreNotWritableError` unless a record can be written under the root
+        (creating the folder if needed); sweeps call it before they train anything."""
+        probe = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".write-probe.", suffix=".tmp")
+            os.close(fd)
+        except OSError as err:
+            raise StoreNotWritableError(
+                f"store: cannot write run records to {self.root} ({err.strerror or err}); pass another "
+                "folder as store=... (or set GROKKIT_STORE), or make this one writable") from err
+        finally:
+            if probe is not None:
+                os.unlink(probe)
+
     # ----------------------------------------------------------------- read/write
     def load(self, key: str) -> dict[str, Any]:
-        """One record as a dict (raises KeyError if absent, ValueError if unreadable)."""
+        """One record as a dict. Raises KeyError if it is absent, or if it is damaged
+        (truncated, not JSON, without its sections, or filed under another key): a damaged
+        record is first moved into ``<root>/_damaged/`` with a :class:`DamagedRecordWarning`."""
         path = self.path(key)
         if not path.is_file():
             raise KeyError(f"no record {key} in {self.root}")
         try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f"record {path} is not valid JSON ({err}); delete it to retrain that run") from err
+            record = json.loads(path.read_text())
+        except FileNotFoundError:  # another process moved it aside meanwhile
+            raise KeyError(f"no record {key} in {self.root}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            self._set_aside(path, f"not valid JSON: {err}")
+            raise KeyError(f"record {key} was damaged and moved aside") from None
+        problem = _record_problem(record, key)
+        if problem:
+            self._set_aside(path, problem)
+            raise KeyError(f"record {key} was damaged and moved aside") from None
+        return record
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        dest = self.root / DAMAGED_DIR / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}.json"
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+            where = f"moved it to {dest}"
+        except FileNotFoundError:
+            return  # another reader moved it first (and warned)
+        except OSError as err:
+            where = f"could not move it aside ({err})"
+        warnings.warn(f"run store: record {path} is unreadable ({why}); {where}; its run will be trained again",
+                      DamagedRecordWarning, stacklevel=3)
 
     def save(self, result: Any) -> Path:
         """Write one finished run atomically; returns its path.
@@ -133,12 +201,19 @@ class RunStore:
 
     # ----------------------------------------------------------------- tables
     def table(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """One row per run: ``key``, every config field, the summary and provenance.
+        """One row per run: ``key``, every config field, the summary and provenance. Without
+        ``keys``, every readable record (damaged ones are moved aside and left out).
 
         Threshold crossings become columns ``t_test_<thr>`` and ``norm_test_<thr>``
         (the first evaluated step with test accuracy >= thr, and the norm there).
         """
-        rows = [flatten_record(self.load(k)) for k in (self.keys() if keys is None else keys)]
+        rows = []
+        for k in (self.keys() if keys is None else keys):
+            try:
+                rows.append(flatten_record(self.load(k)))
+            except KeyError:
+                if keys is not None:  # asked for by name: absent (or just moved aside as damaged)
+                    raise
         return pd.DataFrame(rows) if rows else _empty_table()
 
     def trajectories(self, keys: Iterable[str]) -> pd.DataFrame:
@@ -256,6 +331,18 @@ def downsample(trajectory: Mapping[str, list], keep_steps: set[int] = frozenset(
         chosen |= {0, n - 1} | {i for i, s in enumerate(steps) if s in keep_steps}
         idx = sorted(chosen)
     return {k: [_round(v[i]) for i in idx] for k, v in trajectory.items()}
+
+
+def _record_problem(record: Any, key: str) -> str:
+    """Why ``record`` is not a usable record filed under ``key`` ('' if it is)."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not a record"
+    absent = [name for name in RECORD_SECTIONS if name not in record]
+    if absent:
+        return f"no {', '.join(absent)}"
+    if record["key"] != key:
+        return f"it holds run {record['key']}, not {key}"
+    return ""
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -134,6 +134,7 @@ def sweep(
         workers = int(os.environ.get("GROKKIT_WORKERS", "1")) if workers is None else workers
         if workers < 1:
             raise ValueError(f"workers: must be a positive integer, got {workers!r}")
+        store.check_writable()  # a read-only store fails here, before any training
         _train_missing(missing, store, device, max_batch, workers, progress, desc)
     table = store.table(order)
     table.attrs["missing"] = 0

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from grokkit.config import paper1
-from grokkit.store import MAX_POINTS, RunStore, downsample
+from grokkit.store import DAMAGED_DIR, MAX_POINTS, DamagedRecordWarning, RunStore, StoreNotWritableError, downsample
 
 
 def fake_result(cfg, n=1000, t_grok=700):
@@ -60,8 +60,43 @@ def test_missing_and_unreadable_records(tmp_path):
     with pytest.raises(KeyError):
         store.load(cfgs[0].key)
     store.path(cfgs[1].key).write_text("{ not json")
-    with pytest.raises(ValueError, match="delete it"):
-        store.load(cfgs[1].key)
+    with pytest.warns(DamagedRecordWarning, match=cfgs[1].key):
+        with pytest.raises(KeyError, match="moved aside"):
+            store.load(cfgs[1].key)
+    assert cfgs[1].key not in store  # moved aside: the run is missing again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not json", "a list", "no summary", "wrong key"])
+def test_a_damaged_record_is_moved_aside_named_and_its_run_counts_as_missing(tmp_path, damage):
+    store = RunStore(tmp_path)
+    cfgs = [paper1(p=59, seed=s) for s in range(3)]
+    for c in cfgs:
+        store.save(fake_result(c))
+    path = store.path(cfgs[1].key)
+    text = path.read_text()
+    record = json.loads(text)
+    bad = {"truncated": text[: len(text) // 2], "not json": "\x00\x01 binary junk", "a list": "[1, 2]",
+           "no summary": json.dumps({k: v for k, v in record.items() if k != "summary"}),
+           "wrong key": json.dumps({**record, "key": cfgs[0].key})}[damage]
+    path.write_text(bad)
+    with pytest.warns(DamagedRecordWarning, match=str(path)):
+        table = store.table()  # every other record still loads
+    assert sorted(table["seed"]) == [0, 2]
+    assert not path.exists()
+    aside = list((tmp_path / DAMAGED_DIR).glob(f"{cfgs[1].key}.*.json"))
+    assert len(aside) == 1 and aside[0].read_text() == bad  # kept for inspection, out of the store
+    assert [c.seed for c in store.missing(cfgs)] == [1]
+    assert cfgs[1].key not in store.keys()
+
+
+def test_a_store_that_cannot_be_written_fails_before_training(tmp_path):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    store = RunStore(blocker / "runs")
+    with pytest.raises(StoreNotWritableError, match="cannot write run records to"):
+        store.check_writable()
+    RunStore(tmp_path / "fresh").check_writable()  # creates the folder, leaves nothing behind
+    assert list((tmp_path / "fresh").iterdir()) == []
 
 
 def test_downsample_keeps_ends_and_key_steps():

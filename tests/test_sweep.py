@@ -129,3 +129,52 @@ def test_workers_give_the_same_records(tmp_path):
     assert (a["norm_final"] - b["norm_final"]).abs().max() < 1e-5
     with pytest.raises(ValueError, match="workers"):
         sweep(configs(5)[4:], store=tmp_path / "three", workers=0)
+
+
+def test_two_sweeps_writing_one_store_at_once_lose_and_corrupt_nothing(tmp_path):
+    """Two processes sweep overlapping runs into one store at the same time (max_batch=1, so
+    they interleave run by run); afterwards every run is there, every record is complete, no
+    temporary file is left, and a third sweep trains nothing."""
+    store_dir = tmp_path / "store"
+    script = textwrap.dedent(f"""
+        import sys
+        from grokkit import paper1, sweep
+        seeds = range(0, 8) if sys.argv[1] == "a" else range(4, 12)
+        cfgs = [paper1(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=150, eval_schedule="every:50",
+                       stop_at_grok=False, seed=s) for s in seeds]
+        sweep(cfgs, store={str(store_dir)!r}, max_batch=1, progress=False)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, who]) for who in "ab"]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    store = RunStore(store_dir)
+    assert len(store.keys()) == 12
+    for k in store.keys():
+        assert store.load(k)["key"] == k
+    assert not list(store_dir.rglob("*.tmp")), "a temporary file was left behind"
+    cfgs = [paper1(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=150, eval_schedule="every:50",
+                   stop_at_grok=False, seed=s) for s in range(12)]
+    before = mtimes(store)
+    assert len(sweep(cfgs, store=store, progress=False)) == 12
+    assert mtimes(store) == before
+
+
+def test_a_damaged_record_is_trained_again(tmp_path):
+    from grokkit.store import DamagedRecordWarning
+
+    store = RunStore(tmp_path)
+    cfgs = configs(2)
+    sweep(cfgs, store=store, progress=False)
+    store.path(cfgs[0].key).write_text('{"key": "trunc')
+    with pytest.warns(DamagedRecordWarning, match=cfgs[0].key):
+        table = sweep(cfgs, store=store, progress=False)
+    assert list(table["seed"]) == [0, 1]
+    assert store.load(cfgs[0].key)["key"] == cfgs[0].key
+
+
+def test_a_read_only_store_fails_before_training(tmp_path):
+    from grokkit.store import StoreNotWritableError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreNotWritableError, match="cannot write run records"):
+        sweep(configs(1), store=blocker / "runs", progress=False)
