@@ -41,7 +41,7 @@ tune_malloc()
 
 from .config import RunConfig, paper1, paper2, paper3  # noqa: E402
 from .store import RunStore  # noqa: E402
-from .sweep import MissingRunsError, sweep  # noqa: E402
+from .sweep import MissingRunsError, SweepError, sweep  # noqa: E402
 
 # Loaded on first use (they import torch or ipywidgets). ``grokkit.train`` is the trainer's module,
 # so its function of the same name is not exported here: use ``grokkit.train.train``.
@@ -54,4 +54,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'grokkit' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "RunConfig", "paper1", "paper2", "paper3", "RunStore", "sweep", "MissingRunsError", *_EXPORTS]
+__all__ = ["__version__", "RunConfig", "paper1", "paper2", "paper3", "RunStore", "sweep", "MissingRunsError", "SweepError", *_EXPORTS]

@@ -181,22 +181,16 @@ class RunStore:
         ``result`` is a :class:`grokkit.train.RunResult` or anything with
         ``config``, ``summary``, ``trajectory`` and ``provenance`` attributes.
         """
-        cfg: RunConfig = result.config
-        record = {
-            "key": cfg.key,
-            "config": cfg.canonical(),
-            "summary": _clean(result.summary),
-            "trajectory": downsample(result.trajectory, _keep_steps(result.summary)),
-            "provenance": _clean(result.provenance),
-        }
-        trace = getattr(result, "trace", None)
-        if trace:
-            t_mem = result.summary.get("t_mem")
-            window = {s for s in trace["step"] if t_mem is not None and t_mem <= s <= t_mem + TRACE_WINDOW}
-            record["trace"] = downsample(trace, window | _keep_steps(result.summary), MAX_TRACE_POINTS)
-        path = self.path(cfg.key)
+        return self.write(make_record(result))
+
+    def write(self, record: Mapping[str, Any]) -> Path:
+        """Write a record made by :func:`make_record` (e.g. on another machine) atomically."""
+        problem = _record_problem(record, record.get("key", "") if isinstance(record, Mapping) else "")
+        if problem:
+            raise ValueError(f"not a run record: {problem}")
+        path = self.path(record["key"])
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, dumps_record(record))
+        _atomic_write(path, dumps_record(dict(record)))
         return path
 
     # ----------------------------------------------------------------- tables
@@ -331,6 +325,25 @@ def downsample(trajectory: Mapping[str, list], keep_steps: set[int] = frozenset(
         chosen |= {0, n - 1} | {i for i, s in enumerate(steps) if s in keep_steps}
         idx = sorted(chosen)
     return {k: [_round(v[i]) for i in idx] for k, v in trajectory.items()}
+
+
+def make_record(result: Any) -> dict[str, Any]:
+    """The record of a finished run (a :class:`grokkit.train.RunResult`): what the store
+    writes, small and JSON-ready, so a remote worker can send it back to the sweep."""
+    cfg: RunConfig = result.config
+    record = {
+        "key": cfg.key,
+        "config": cfg.canonical(),
+        "summary": _clean(result.summary),
+        "trajectory": downsample(result.trajectory, _keep_steps(result.summary)),
+        "provenance": _clean(result.provenance),
+    }
+    trace = getattr(result, "trace", None)
+    if trace:
+        t_mem = result.summary.get("t_mem")
+        window = {s for s in trace["step"] if t_mem is not None and t_mem <= s <= t_mem + TRACE_WINDOW}
+        record["trace"] = downsample(trace, window | _keep_steps(result.summary), MAX_TRACE_POINTS)
+    return record
 
 
 def _record_problem(record: Any, key: str) -> str:

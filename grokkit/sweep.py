@@ -23,6 +23,7 @@ import sys
 import time
 import warnings
 from collections import defaultdict
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -86,6 +87,7 @@ def sweep(
     device: str | None = "auto",
     max_batch: int | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
     progress: bool = True,
     desc: str = "sweep",
 ) -> pd.DataFrame:
@@ -111,6 +113,14 @@ def sweep(
         CPU only: train batches in this many processes at once, splitting the cores among
         them (default ``$GROKKIT_WORKERS`` or 1). Small models use many cores poorly, so
         on a machine with many cores several workers train faster than one.
+    executor:
+        Train on any :class:`concurrent.futures.Executor` instead: a Dask cluster's
+        (``dask.distributed.Client(address).get_executor()``), Ray's, or a local process pool.
+        Each batch of missing runs is one task, which returns its finished records; this
+        process writes them into the store as each task finishes, so the workers need grokkit
+        and torch but no access to the store. A task that fails (its worker killed, say) loses
+        only its own runs: the other batches are still stored, then :class:`SweepError` is
+        raised, and running the sweep again trains what is missing. ``workers`` is ignored.
     progress:
         Show a progress bar (runs finished, runs in flight, step, ETA).
     """
@@ -135,18 +145,24 @@ def sweep(
         if workers < 1:
             raise ValueError(f"workers: must be a positive integer, got {workers!r}")
         store.check_writable()  # a read-only store fails here, before any training
-        _train_missing(missing, store, device, max_batch, workers, progress, desc)
+        _train_missing(missing, store, device, max_batch, workers, progress, desc, executor)
     table = store.table(order)
     table.attrs["missing"] = 0
     return table
 
 
 def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None, max_batch: int | None,
-                   workers: int, progress: bool, desc: str) -> None:
+                   workers: int, progress: bool, desc: str, executor: Executor | None = None) -> None:
     from tqdm import tqdm
 
     from .train import Trainer, resolve_device
 
+    if executor is not None:  # the device is resolved on the workers
+        batches = plan_batches(missing, max_batch or 32)
+        with tqdm(total=len(missing), desc=desc, unit="run", disable=not progress, file=sys.stderr,
+                  dynamic_ncols=True, mininterval=1.0) as bar:
+            _train_on_executor(batches, store, executor, device, bar)
+        return
     dev = resolve_device(device)
     max_batch = max_batch or (256 if dev.type == "cuda" else 32)
     parallel = workers > 1 and dev.type == "cpu"
@@ -189,7 +205,7 @@ def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, call
         finished(0)
     if not fresh:
         return
-    trainer = _forked_trainer(fresh, store, device) if fresh[0].fork_step else Trainer(fresh, device)
+    trainer = _forked_trainer(fresh, store.save, device) if fresh[0].fork_step else Trainer(fresh, device)
     for result in trainer.run(callback=callback):
         store.save(result)
         finished(result.summary["final_step"])
@@ -199,8 +215,20 @@ def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, call
 _queue = None  # set in each worker process
 
 
-def _worker_init(threads: int, queue) -> None:
+def _worker_init(threads: int, queue, parent: int) -> None:
+    """Set up a worker of the sweep process ``parent``: its threads, its progress queue, and a
+    watch that ends it when ``parent`` is gone (a sweep killed with SIGKILL leaves no orphans
+    training on). ``parent`` is passed in, not read here: the sweep may already be dead."""
     global _queue
+    import threading
+
+    def exit_with_parent() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(1.0)
+
+    threading.Thread(target=exit_with_parent, daemon=True, name="grokkit-parent-watch").start()
     import torch
 
     torch.set_num_threads(threads)
@@ -220,7 +248,7 @@ def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, sta
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, queue)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, queue, os.getpid())) as pool:
         futures = [pool.submit(_worker_train, b, str(store.root)) for b in batches]
         while True:
             try:
@@ -237,14 +265,57 @@ def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, sta
                     break
 
 
-def _forked_trainer(arms: list[RunConfig], store: RunStore, device) -> "Trainer":
-    """Train the arms' free pre-fork runs to the fork step, save them, and fork the arms."""
+class SweepError(RuntimeError):
+    """Some batches of a sweep failed; the runs of the others are in the store."""
+
+
+def train_batch_records(batch: list[RunConfig], device: str | None = "auto") -> list[dict]:
+    """Train one batch wherever this is called (a remote worker) and return the records of its
+    finished runs (:func:`grokkit.store.make_record`; for forked arms, their pre-fork runs too)."""
+    from .store import make_record
+    from .train import Trainer
+
+    records: list[dict] = []
+    save = lambda result: records.append(make_record(result))  # noqa: E731
+    trainer = _forked_trainer(batch, save, device) if batch[0].fork_step else Trainer(batch, device)
+    for result in trainer.run():
+        save(result)
+    return records
+
+
+def _train_on_executor(batches: list[list[RunConfig]], store: RunStore, executor: Executor, device, bar) -> None:
+    """One task per batch on ``executor``; write each task's records as it finishes."""
+    from concurrent.futures import as_completed
+
+    futures = {executor.submit(train_batch_records, batch, device): batch for batch in batches}
+    failed: list[tuple[list[RunConfig], BaseException]] = []
+    for future in as_completed(futures):
+        batch = futures[future]
+        try:
+            records = future.result()
+        except Exception as err:  # a worker died, ran out of memory, ...: the other batches go on
+            failed.append((batch, err))
+            bar.update(len(batch))
+            continue
+        wanted = {c.key for c in batch}
+        for record in records:
+            store.write(record)
+            if record["key"] in wanted:
+                bar.update(1)
+    if failed:
+        n = sum(len(b) for b, _ in failed)
+        raise SweepError(f"{len(failed)} of {len(batches)} batches ({n} runs) failed; the other runs are stored, "
+                         f"and running the sweep again trains what is missing. First error: {failed[0][1]!r}")
+
+
+def _forked_trainer(arms: list[RunConfig], save, device) -> "Trainer":
+    """Train the arms' free pre-fork runs to the fork step, ``save`` them, and fork the arms."""
     from .train import Trainer
 
     bases = list({a.prefork().key: a.prefork() for a in arms}.values())
     base = Trainer(bases, device)
     for result in base.run(snapshot_at=arms[0].fork_step):
-        store.save(result)
+        save(result)
     assert base.snapshot is not None
     return Trainer.fork(base.snapshot, arms)
 
