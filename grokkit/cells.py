@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .stats import Estimate, bootstrap_ci, censored_median, geometric_mean_ratio, ratio_ci
+from .stats import Estimate, bootstrap_ci, censored_median, geometric_mean_ratio, km_median, ratio_ci
 
 
 def grok_times(df: pd.DataFrame, time: str = "t_grok") -> tuple[np.ndarray, np.ndarray]:
@@ -203,3 +203,34 @@ def power_fit(df: pd.DataFrame, x: str, y: str):
     if df[x].nunique() < 2:
         return None
     return fit_power_law(df[x].to_numpy(float), df[y].to_numpy(float))
+
+
+#: What a run reached, in order: the outcome map of chapter 4 colours cells by these.
+OUTCOMES = ("diverged", "did not memorize", "memorized, did not grok", "grokked")
+
+
+def outcome(df: pd.DataFrame) -> pd.Series:
+    """Per run, the furthest it got: ``"diverged"`` (non-finite loss or weights, whatever it
+    had reached before), ``"did not memorize"``, ``"memorized, did not grok"`` (censored after
+    memorizing) or ``"grokked"``. A diverged run is never counted as a failure to grok."""
+    out = np.where(df["status"].eq("diverged"), OUTCOMES[0],
+                   np.where(df["status"].eq("grokked"), OUTCOMES[3],
+                            np.where(df["t_mem"].notna(), OUTCOMES[2], OUTCOMES[1])))
+    return pd.Series(out, index=df.index, name="outcome")
+
+
+def outcome_table(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """One row per cell of ``by``: the number of runs reaching each outcome (:data:`OUTCOMES`),
+    the cell's majority outcome (ties go to the further one), the Kaplan-Meier median T_grok
+    (``t_median``, NaN when under half grokked) and the budget."""
+    by = list(by)
+    rows = []
+    for key, g in df.assign(outcome=outcome(df)).groupby(by, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        counts = {o: int((g["outcome"] == o).sum()) for o in OUTCOMES}
+        top = max(OUTCOMES, key=lambda o: (counts[o], OUTCOMES.index(o)))
+        t, ev = grok_times(g)
+        rows.append({**dict(zip(by, key)), "n": len(g), **counts, "majority": top,
+                     "t_median": km_median(t, ev) if ev.any() else np.nan,
+                     "budget": int(g["max_steps"].max())})
+    return pd.DataFrame(rows, columns=[*by, "n", *OUTCOMES, "majority", "t_median", "budget"])

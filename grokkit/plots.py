@@ -439,6 +439,105 @@ def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, ti
     return fig
 
 
+# ---------------------------------------------------------------- optimizers (chapter 4)
+def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any, str, str]], *,
+                y: str = "sq_norm_all", ylabel: str = "$V = \\|\\theta\\|^2$ (all parameters)",
+                paper: Mapping[str, float] | None = None, title: str = "", scale: str = "",
+                legend_below: bool = False) -> plt.Figure:
+    """Trajectories of ``y`` (log axis) against the step for several arms, one colour per arm
+    (``arms``: ``(mask over runs, label, colour)``), with each run's T_mem (open circle) and
+    T_grok (filled dot) marked, and the paper's final values as black crosses at the right edge
+    (``paper = {label: value}``, the label naming the arm). ``legend_below`` for long labels."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.6 if legend_below else 3.9))
+    info = runs.set_index("key")
+    right = float(np.nanmax(runs["final_step"])) if len(runs) else 1.0
+    for mask, label, c in arms:
+        keys = list(runs.loc[mask, "key"])
+        if not keys:
+            continue
+        g_all = traj[traj["key"].isin(keys)]
+        for i, (key, g) in enumerate(g_all.groupby("key", sort=False)):
+            seeds = f"{len(keys)} seed{'s' if len(keys) > 1 else ''}"
+            ax.plot(g["step"], g[y], color=c, lw=1.1, alpha=0.8, label=f"{label} ({seeds})" if i == 0 else None)
+            run = info.loc[key]
+            for t, style in ((run.t_mem, dict(mfc="white")), (run.t_grok if run.status == "grokked" else np.nan, {})):
+                if np.isfinite(t):
+                    at = g.iloc[int(np.argmin(np.abs(g["step"].to_numpy() - t)))]
+                    ax.plot(at["step"], at[y], "o", color=c, mec="k", mew=0.6, ms=5, zorder=4, **style)
+    for label, value in (paper or {}).items():
+        ax.plot(right, value, **{**PAPER_MARKER, "label": None}, zorder=5, clip_on=False)
+        ax.annotate(f"paper: {label}", (right, value), textcoords="offset points", xytext=(-6, 4), ha="right",
+                    fontsize=7.5)
+    ax.plot([], [], "o", color="0.6", mec="k", mew=0.6, ms=5, mfc="white", ls="none", label="$T_{mem}$ of a run")
+    ax.plot([], [], "o", color="0.6", mec="k", mew=0.6, ms=5, ls="none", label="$T_{grok}$ of a run")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    thousands_axis(ax.xaxis)
+    ax.set_title(title)
+    if legend_below:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    else:
+        legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="lower left")
+    return fig
+
+
+#: Line colours for runs of each outcome (darker than the map's squares, to read as lines).
+OUTCOME_LINES = ("#b22222", "0.45", "#c98a00", "#2b8a3e")
+#: Colours of the outcome map, in the order of :data:`grokkit.cells.OUTCOMES`.
+OUTCOME_COLORS = ("#b22222", "0.82", "#f0c05a", "#2b8a3e")
+
+
+def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *, xlabel: str = "",
+                ylabel: str = "", facet_label: str = "", title: str = "", scale: str = "") -> plt.Figure:
+    """Where runs memorize and grok: one square per cell of ``x`` × ``y`` (one panel per value of
+    ``facet``), coloured by the cell's majority outcome (:func:`grokkit.cells.outcome_table`),
+    with the counts written in it ("2/2" runs grokked, and the median T_grok; "div 2/2" for
+    diverged runs, "mem 1/2" for runs that memorized but did not grok)."""
+    from .cells import OUTCOMES
+
+    if not len(table):
+        fig, ax = plt.subplots(figsize=(7.0, 1.5))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no runs in the store for this map yet", ha="center", va="center", color="0.35")
+        return fig
+    facets = sorted(table[facet].unique()) if facet else [None]
+    xs, ys = sorted(table[x].unique()), sorted(table[y].unique())
+    fig, axes = plt.subplots(1, len(facets), figsize=(7.0, 0.55 * len(ys) + 1.9), sharey=True, squeeze=False)
+    for ax, f in zip(axes[0], facets):
+        sub = table if f is None else table[table[facet] == f]
+        for _, r in sub.iterrows():
+            i, j = xs.index(r[x]), ys.index(r[y])
+            ax.add_patch(mpl.patches.Rectangle((i - 0.48, j - 0.48), 0.96, 0.96,
+                                               color=OUTCOME_COLORS[OUTCOMES.index(r["majority"])], lw=0))
+            if r["grokked"]:
+                t = f"\n{r['t_median'] / 1000:.1f}k" if np.isfinite(r["t_median"]) else ""
+                text = f"{r['grokked']}/{r['n']}{t}"
+            elif r["diverged"] == r["n"]:
+                text = f"div {r['diverged']}/{r['n']}"
+            else:
+                text = f"mem {r['memorized, did not grok']}/{r['n']}" if r["memorized, did not grok"] else f"0/{r['n']}"
+            dark = r["majority"] in (OUTCOMES[0], OUTCOMES[3])
+            ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if dark else "0.15")
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        ax.set_ylim(-0.5, len(ys) - 0.5)
+        ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs], rotation=45)
+        ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+        ax.grid(False)
+        ax.set_xlabel(xlabel or x)
+        if f is not None:
+            ax.set_title(f"{facet_label or facet} = {f:g}", fontsize=10)
+    axes[0][0].set_ylabel(ylabel or y)
+    handles = [mpl.patches.Patch(color=c, label=o) for o, c in zip(OUTCOMES, OUTCOME_COLORS)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, title=scale or None,
+               title_fontsize=7.5)
+    if title:
+        fig.suptitle(title, fontsize=11.5)
+    return fig
+
+
 # ---------------------------------------------------------------- scoreboard
 def verdict_deviations(rows: pd.DataFrame) -> plt.Figure:
     """Every claim on one axis: our estimate (dot) and CI (bar) as a deviation from the paper's

@@ -437,3 +437,22 @@ def test_fit_line_ci_covers_the_true_slope_and_checks_input():
     assert slope.lo < 1200 < slope.hi and slope.value == fit.slope
     with pytest.raises(ValueError):
         fit_line_ci([1.0, 2.0], [1.0])
+
+
+def test_outcomes_order_runs_by_how_far_they_got_and_never_count_divergence_as_no_grok():
+    from grokkit import cells
+
+    runs = pd.DataFrame({
+        "lr": [0.1, 0.1, 0.1, 1.0, 1.0],
+        "status": ["grokked", "censored", "censored", "diverged", "diverged"],
+        "t_mem": [400.0, 600.0, np.nan, 200.0, np.nan],
+        "t_grok": [800.0, np.nan, np.nan, np.nan, np.nan],
+        "final_step": [1000, 3000, 3000, 450, 50],
+        "max_steps": [3000] * 5,
+    })
+    assert list(cells.outcome(runs)) == ["grokked", "memorized, did not grok", "did not memorize", "diverged", "diverged"]
+    table = cells.outcome_table(runs, ["lr"]).set_index("lr")
+    assert table.loc[0.1, ["grokked", "memorized, did not grok", "did not memorize", "diverged"]].tolist() == [1, 1, 1, 0]
+    assert table.loc[0.1, "majority"] == "grokked"  # a three-way tie goes to the furthest outcome
+    assert np.isinf(table.loc[0.1, "t_median"]) or np.isnan(table.loc[0.1, "t_median"])  # 1 of 3 grokked: no median
+    assert table.loc[1.0, "majority"] == "diverged" and table.loc[1.0, "grokked"] == 0
