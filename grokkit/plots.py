@@ -88,6 +88,12 @@ def legend_outside(ax: plt.Axes, title: str | None = None, handles: Sequence | N
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, **kw)
 
 
+def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 2) -> None:
+    """A legend under the axes, across the figure's width: for long labels, which a legend to
+    the right would buy with half of the plot's width."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol, fontsize=8.5)
+
+
 def paper_points(ax: plt.Axes, values: Mapping[float, float], label: str = "paper") -> None:
     """The paper's values as black crosses."""
     if values:
@@ -332,7 +338,7 @@ def norm_decay(traces: pd.DataFrame, quantities: pd.DataFrame, *, paper: Mapping
     """V = ‖θ‖² (log axis) against the steps since memorization, one line per run, each run's
     T_grok as a dot, and each run's fitted decay ``A e^{kt} + C`` dashed over the first run;
     the paper's V_mem and V_post as horizontal marks (``paper = {"V_mem": ..., "V_post": ...}``)."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
     q = quantities.set_index("key")
     shown = [k for k in q.index if k in set(traces["key"]) and np.isfinite(q.loc[k, "t_mem"])]
     palette = colors(len(shown), "viridis")
@@ -354,7 +360,7 @@ def norm_decay(traces: pd.DataFrame, quantities: pd.DataFrame, *, paper: Mapping
     ax.set_ylabel("$V = \\|\\theta\\|^2$ (all parameters)")
     thousands_axis(ax.xaxis)
     ax.set_title(title)
-    legend_outside(ax)
+    legend_below(fig, ax)
     if scale:
         annotate_scale(ax, scale, loc="lower left")
     return fig
@@ -367,7 +373,7 @@ def inverse_law(cells: pd.DataFrame, x: str, *, fit=None, fit_range: tuple[float
     ``T = a + b / x`` (``fit``: a :class:`grokkit.stats.LineFit` of T on 1/x) over ``fit_range``
     and the paper's values as crosses; cells where over half the runs are censored are drawn
     as open triangles at their budget."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.7))
+    fig, ax = plt.subplots(figsize=(7.0, 4.5))
     if len(cells):
         medians_vs_level(cells, x, ax=ax, color=OURS, label="ours: median (95 % CI)")
     if fit is not None:
@@ -379,7 +385,7 @@ def inverse_law(cells: pd.DataFrame, x: str, *, fit=None, fit_range: tuple[float
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_title(title)
-    legend_outside(ax)
+    legend_below(fig, ax)
     if scale:
         annotate_scale(ax, scale, loc="lower left")
     return fig
@@ -389,7 +395,7 @@ def delay_vs_log_ratio(points: pd.DataFrame, hue: str, *, two_eta_lambda: float 
                        fit=None, hue_label: str = "", title: str = "", scale: str = "") -> plt.Figure:
     """Each grokked run's delay T_grok − T_mem against ln(V_mem / V_post), coloured by ``hue``,
     with the line ``delay = ln(ratio) / (2ηλ)`` (paper 3's escape time) and a fitted line."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
     levels = sorted(points[hue].unique())
     for c, level in zip(colors(len(levels), "viridis"), levels):
         g = points[points[hue] == level]
@@ -404,7 +410,7 @@ def delay_vs_log_ratio(points: pd.DataFrame, hue: str, *, two_eta_lambda: float 
     ax.set_xlabel("$\\ln(V_{mem} / V_{post})$")
     ax.set_ylabel("delay $T_{grok} - T_{mem}$ (steps)")
     ax.set_title(title)
-    legend_outside(ax)
+    legend_below(fig, ax)
     if scale:
         annotate_scale(ax, scale, loc="lower right")
     return fig
@@ -415,7 +421,7 @@ def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, ti
     """Predicted against actual delay (log-log), one marker style per predictor variant
     (``(frame with 'delay' and 'predicted', label, colour)``), with the diagonal and the
     band within a factor 2."""
-    fig, ax = plt.subplots(figsize=(7.0, 3.9))
+    fig, ax = plt.subplots(figsize=(7.0, 5.4))
     values = [v for f, _, _ in variants for v in (*f["delay"], *f["predicted"]) if np.isfinite(v) and v > 0]
     lo, hi = (min(values) / 1.5, max(values) * 1.5) if values else (100.0, 10_000.0)
     xs = np.geomspace(lo, hi, 20)
@@ -433,7 +439,7 @@ def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, ti
     ax.set_xlabel("actual delay $T_{grok} - T_{mem}$ (steps)")
     ax.set_ylabel("predicted delay (steps)")
     ax.set_title(title)
-    legend_outside(ax)
+    legend_below(fig, ax)
     if scale:
         annotate_scale(ax, scale, loc="lower right")
     return fig
@@ -443,12 +449,12 @@ def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, ti
 def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any, str, str]], *,
                 y: str = "sq_norm_all", ylabel: str = "$V = \\|\\theta\\|^2$ (all parameters)",
                 paper: Mapping[str, float] | None = None, title: str = "", scale: str = "",
-                legend_below: bool = False) -> plt.Figure:
+                legend: str = "right") -> plt.Figure:
     """Trajectories of ``y`` (log axis) against the step for several arms, one colour per arm
     (``arms``: ``(mask over runs, label, colour)``), with each run's T_mem (open circle) and
     T_grok (filled dot) marked, and the paper's final values as black crosses at the right edge
-    (``paper = {label: value}``, the label naming the arm). ``legend_below`` for long labels."""
-    fig, ax = plt.subplots(figsize=(7.0, 4.6 if legend_below else 3.9))
+    (``paper = {label: value}``, the label naming the arm). ``legend="below"`` for long labels."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.6 if legend == "below" else 3.9))
     info = runs.set_index("key")
     right = float(np.nanmax(runs["final_step"])) if len(runs) else 1.0
     for mask, label, c in arms:
@@ -475,8 +481,8 @@ def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any
     ax.set_ylabel(ylabel)
     thousands_axis(ax.xaxis)
     ax.set_title(title)
-    if legend_below:
-        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
+    if legend == "below":
+        legend_below(fig, ax)
     else:
         legend_outside(ax)
     if scale:
