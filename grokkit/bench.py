@@ -1,32 +1,40 @@
 """Speed benchmark: ``python -m grokkit.bench``.
 
-For paper 1's MLP at p = 59 (train fraction 0.4, full batch, AdamW, norm clamp on)
-it prints, for N = 1, 16 and 64 runs:
+For every model the book trains, at its paper's size, it prints for N = 1, 16 and 64 runs:
 
 * run-steps per second of grokkit's batched trainer;
-* run-steps per second of the same runs trained one after another by a plain
-  PyTorch loop (``nn.Module`` + ``torch.optim.AdamW``, concatenated embeddings, the
-  way most grokking code trains);
+* run-steps per second of the same runs trained one after another by the plain PyTorch
+  loop that model's paper uses (``nn.Module`` + ``torch.optim.AdamW``);
 * their ratio;
-* the fraction of a float32 matmul peak that each achieves, counting the FLOPs
-  each actually performs, with the peak measured in the same process.
+* the fraction of a float32 matmul peak each achieves, counting the matmul FLOPs each
+  actually performs (``torch.utils.flop_counter`` on one step), with the peak measured in
+  the same process.
 
-Ratios, not seconds, are the point: absolute speed depends on the machine.
-Every figure is the best of ``--repeats`` timings (like ``timeit``): on a shared
-CPU the small steps of one run are noisy. Options: ``--p``, ``--runs 1 16 64``,
-``--steps`` (timed steps per measurement), ``--repeats``, ``--device``.
+The models (``--models``, default all): ``mlp`` (paper 1's MLP, p = 59, train fraction 0.4,
+full batch, norm clamp on), ``attn`` and ``attn-noln`` (paper 1's one-layer attention model
+with and without its parameter-free LayerNorms, p = 59, full batch) and ``encoder`` (paper 3's
+post-LN encoder, p = 97, minibatches of 512 drawn with replacement).
+
+Ratios, not seconds, are the point: absolute speed depends on the machine. Every figure is the
+best of ``--repeats`` timings (like ``timeit``): on a shared CPU the small steps of one run are
+noisy. Options: ``--models``, ``--runs 1 16 64``, ``--steps`` (timed steps per measurement),
+``--repeats``, ``--device``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-from .config import paper1
+from .config import RunConfig, paper1, paper3
 from .train import Trainer, resolve_device
 
 
@@ -51,18 +59,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def flops_grokkit(p: int, n_train: int, d: int = 128, h: int = 256) -> float:
-    """FLOPs of one factorized training step of one run (matmuls, forward + backward)."""
-    tables = 2 * (2 * p * d * h)  # E @ W1_top and E @ W1_bottom
-    out = 2 * n_train * h * p  # h @ W2
-    return 3 * (tables + out)
+def step_flops(step: Callable[[], None]) -> float:
+    """Matmul FLOPs of one call of ``step`` (forward and backward), as torch's FLOP counter sees them."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return float(counter.get_total_flops())
 
 
-def flops_plain(p: int, n_train: int, d: int = 128, h: int = 256) -> float:
-    """FLOPs of one plain training step: [E_a; E_b] @ W1 per example, then h @ W2."""
-    return 3 * (2 * n_train * 2 * d * h + 2 * n_train * h * p)
-
-
+# ---------------------------------------------------------------- the plain loops, one run each
 class PlainMLP(nn.Module):
     """Paper 1's MLP written the usual way: embed both operands, concatenate, two layers."""
 
@@ -77,92 +81,189 @@ class PlainMLP(nn.Module):
         return self.out(F.gelu(self.hidden(e)))
 
 
-def bench_plain(p: int, n_runs: int, steps: int, device: torch.device, target: float = 54.0,
-                repeats: int = 3) -> float:
-    """Run-steps per second of ``n_runs`` plain runs trained one after another (clamp on); for each
-    run the best of ``repeats`` timings of ``steps`` steps, as for :func:`bench_grokkit`."""
-    cfg = paper1(p=p)
-    g = torch.Generator().manual_seed(0)
-    perm = torch.randperm(p * p, generator=g)[: cfg.n_train]
-    x = torch.stack([perm // p, perm % p], dim=1).to(device)
-    y = (x[:, 0] + x[:, 1]) % p
-    total = 0.0
-    for seed in range(n_runs):
-        torch.manual_seed(seed)
-        model = PlainMLP(p).to(device)
-        weights = [model.embed.weight, model.hidden.weight, model.out.weight]
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1.0)
+class PlainAttention(nn.Module):
+    """Paper 1's one-layer attention model as its code writes it: tokens [a, b, '='], learned
+    positions, 4 heads with the query from '=' only, an MLP block, no biases; parameter-free
+    LayerNorms before attention, the MLP and the unembedding when ``layernorm``."""
 
-        def step() -> None:
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    def __init__(self, p: int, d: int = 128, h: int = 512, heads: int = 4, layernorm: bool = True) -> None:
+        super().__init__()
+        v = p + 1
+        self.heads, self.layernorm = heads, layernorm
+        self.E = nn.Parameter(torch.randn(v, d) / math.sqrt(d))
+        self.pos = nn.Parameter(0.1 * torch.randn(3, d) / math.sqrt(d))
+        self.Wq, self.Wk, self.Wv, self.Wo = (nn.Linear(d, d, bias=False) for _ in range(4))
+        self.Win, self.Wout = nn.Linear(d, h, bias=False), nn.Linear(h, d, bias=False)
+        self.U = nn.Linear(d, v, bias=False)
+
+    def ln(self, t: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(t, t.shape[-1:]) if self.layernorm else t
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, d, nh = x.shape[0], self.E.shape[1], self.heads
+        xs = self.E[x] + self.pos  # [B, 3, d]
+        n = self.ln(xs)
+        q = self.Wq(n[:, 2]).view(b, nh, 1, d // nh)
+        k = self.Wk(n).view(b, 3, nh, d // nh).transpose(1, 2)
+        v = self.Wv(n).view(b, 3, nh, d // nh).transpose(1, 2)
+        w = (q @ k.transpose(-1, -2) / math.sqrt(d // nh)).softmax(-1)
+        last = xs[:, 2] + self.Wo((w @ v).reshape(b, d))
+        last = last + self.Wout(F.gelu(self.Win(self.ln(last))))
+        return self.U(self.ln(last))
+
+
+class PlainEncoder(nn.Module):
+    """Paper 3's model as its code writes it: token and position embeddings, one post-LN
+    ``nn.TransformerEncoderLayer``, a final LayerNorm on the last position, a linear head."""
+
+    def __init__(self, p: int, d: int = 128, h: int = 512, heads: int = 4) -> None:
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(p, d), nn.Embedding(2, d)
+        self.layer = nn.TransformerEncoderLayer(d, heads, h, dropout=0.0, activation="gelu", batch_first=True)
+        self.norm, self.head = nn.LayerNorm(d), nn.Linear(d, p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.layer(self.tok(x) + self.pos.weight)
+        return self.head(self.norm(z[:, -1]))
+
+
+def _plain_step(cfg: RunConfig, device: torch.device) -> Callable[[], None]:
+    """One plain training step of ``cfg``'s model (a closure over a fresh model and optimizer)."""
+    torch.manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed)
+    p = cfg.p
+    perm = torch.randperm(p * p, generator=g)[: cfg.n_train]
+    x = torch.stack([perm // p, perm % p], dim=1)
+    y = (x[:, 0] + x[:, 1]) % p
+    if cfg.model == "mlp":
+        model: nn.Module = PlainMLP(p, cfg.d_embed, cfg.d_hidden)
+    elif cfg.model == "attn":
+        model = PlainAttention(p, cfg.d_embed, cfg.d_hidden, cfg.n_heads, cfg.layernorm)
+        x = torch.cat([x, torch.full((len(x), 1), p)], dim=1)  # the '=' token
+    else:
+        model = PlainEncoder(p, cfg.d_embed, cfg.d_hidden, cfg.n_heads)
+    model, x, y = model.to(device), x.to(device), y.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    weights = [w for w in model.parameters() if w.dim() > 1]
+    target = cfg.clamp_target
+
+    def step() -> None:
+        if cfg.batch_size:  # minibatch drawn with replacement, as paper 3's code does
+            i = torch.randint(0, len(x), (cfg.batch_size,), device=device)
+            xb, yb = x[i], y[i]
+        else:
+            xb, yb = x, y
+        loss = F.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if target:
             with torch.no_grad():
                 scale = target / torch.sqrt(sum(w.pow(2).sum() for w in weights))
                 for w in weights:
                     w.mul_(scale)
 
-        for _ in range(3):
-            step()
-        timings = []
-        for _ in range(repeats):
-            _sync(device)
-            t = time.perf_counter()
-            for _ in range(steps):
-                step()
-            _sync(device)
-            timings.append(time.perf_counter() - t)
-        total += min(timings)
-    return n_runs * steps / total
+    return step
 
 
-def bench_grokkit(p: int, n_runs: int, steps: int, device: torch.device, target: float = 54.0,
-                  repeats: int = 3) -> float:
-    """Run-steps per second of ``n_runs`` runs trained as one grokkit batch (clamp on); the best of
-    ``repeats`` timings of ``steps`` steps, as ``timeit`` does (small steps are noisy on a shared CPU)."""
-    configs = [paper1(p=p, seed=s, max_steps=10**6, clamp_target=target, clamp_start=0) for s in range(n_runs)]
-    trainer = Trainer(configs, device)
+@dataclass(frozen=True)
+class Case:
+    """One model of the book at its paper's size: a run's config for a seed, and a label."""
+
+    name: str
+    label: str
+    config: Callable[[int], RunConfig]
+
+
+CASES = {
+    "mlp": Case("mlp", "paper 1's MLP, p = 59, train fraction 0.4, full batch, AdamW, clamp on",
+                lambda s: paper1(p=59, seed=s, max_steps=10**6, clamp_target=54.0, clamp_start=0)),
+    "attn": Case("attn", "paper 1's attention model with LayerNorms, p = 59, full batch, AdamW",
+                 lambda s: paper1(p=59, model="attn", layernorm=True, seed=s, max_steps=10**6, clamp_start=0)),
+    "attn-noln": Case("attn-noln", "paper 1's attention model without LayerNorm, p = 59, full batch, AdamW",
+                      lambda s: paper1(p=59, model="attn", layernorm=False, lr=5e-4, seed=s, max_steps=10**6,
+                                       clamp_start=0)),
+    "encoder": Case("encoder", "paper 3's post-LN encoder, p = 97, minibatch 512 with replacement, AdamW",
+                    lambda s: paper3(seed=s, max_steps=10**6)),
+}
+
+
+def _best_rate(step: Callable[[], None], n_runs: int, steps: int, repeats: int, device: torch.device) -> float:
+    """Run-steps per second of ``step`` (which advances ``n_runs`` runs): the best of ``repeats`` timings."""
     for _ in range(3):
-        trainer._train_step()
-        trainer.step += 1
+        step()
     best = 0.0
     for _ in range(repeats):
         _sync(device)
         t = time.perf_counter()
         for _ in range(steps):
-            trainer._train_step()
-            trainer.step += 1
+            step()
         _sync(device)
         best = max(best, n_runs * steps / (time.perf_counter() - t))
     return best
 
 
+def _grokkit_step(configs: list[RunConfig], device: torch.device) -> Callable[[], None]:
+    trainer = Trainer(configs, device)
+
+    def step() -> None:
+        trainer._train_step()
+        trainer.step += 1
+
+    return step
+
+
+def bench_plain(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
+    """Run-steps per second of ``n_runs`` plain runs trained one after another."""
+    total = 0.0
+    for seed in range(n_runs):
+        total += steps / _best_rate(_plain_step(case.config(seed), device), 1, steps, repeats, device)
+    return n_runs * steps / total
+
+
+def bench_grokkit(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
+    """Run-steps per second of ``n_runs`` runs trained as one grokkit batch."""
+    configs = [case.config(s) for s in range(n_runs)]
+    return _best_rate(_grokkit_step(configs, device), n_runs, steps, repeats, device)
+
+
+def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats: int, device: torch.device,
+               peak: float) -> None:
+    """Print one model's table."""
+    cfg = case.config(0)
+    f_gk = step_flops(_grokkit_step([cfg], device))
+    f_plain = step_flops(_plain_step(cfg, device))
+    print(f"\n== {case.name}: {case.label}")
+    print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:,.0f} M, plain {f_plain / 1e6:,.0f} M; "
+          f"ceiling at 100 % of peak: grokkit {peak / f_gk:,.0f} run-steps/s, plain {peak / f_plain:,.0f}")
+    plain = bench_plain(case, plain_runs, steps, device, repeats)
+    print(f"{'N':>4} {'grokkit run-steps/s':>20} {'plain run-steps/s':>18} {'ratio':>7} "
+          f"{'grokkit % peak':>15} {'plain % peak':>13}")
+    for n in runs:
+        gk = bench_grokkit(case, n, steps, device, repeats)
+        print(f"{n:>4} {gk:>20,.0f} {plain:>18,.0f} {gk / plain:>6.1f}x "
+              f"{100 * gk * f_gk / peak:>14.0f}% {100 * plain * f_plain / peak:>12.0f}%", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m grokkit.bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--p", type=int, default=59)
+    ap.add_argument("--models", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--runs", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
-    ap.add_argument("--plain-runs", type=int, default=4, help="plain runs timed (its rate does not depend on N)")
+    ap.add_argument("--plain-runs", type=int, default=2, help="plain runs timed (its rate does not depend on N)")
     ap.add_argument("--repeats", type=int, default=3, help="timings per measurement; the best one counts")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)
+    for name, value in (("runs", args.runs), ("steps", [args.steps]), ("plain-runs", [args.plain_runs]),
+                        ("repeats", [args.repeats])):
+        if any(v < 1 for v in value):
+            ap.error(f"--{name}: must be positive integers, got {value}")
     device = resolve_device(args.device)
-    n_train = paper1(p=args.p).n_train
     peak = matmul_peak(device)
-    f_gk, f_plain = flops_grokkit(args.p, n_train), flops_plain(args.p, n_train)
-    print(f"grokkit bench: paper-1 MLP, p={args.p}, train fraction 0.4 (n_train={n_train}), full batch, AdamW, clamp on")
-    print(f"device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
+    print(f"grokkit bench: device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
           f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s")
-    print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:.0f} M (factorized), plain {f_plain / 1e6:.0f} M; "
-          f"ceiling at 100 % of peak: grokkit {peak / f_gk:.0f} run-steps/s, plain {peak / f_plain:.0f}")
-    plain = bench_plain(args.p, args.plain_runs, args.steps, device, repeats=args.repeats)
-    print(f"\n{'N':>4} {'grokkit run-steps/s':>20} {'plain run-steps/s':>18} {'ratio':>7} "
-          f"{'grokkit % peak':>15} {'plain % peak':>13}")
-    for n in args.runs:
-        gk = bench_grokkit(args.p, n, args.steps, device, repeats=args.repeats)
-        print(f"{n:>4} {gk:>20.0f} {plain:>18.0f} {gk / plain:>6.1f}x "
-              f"{100 * gk * f_gk / peak:>14.0f}% {100 * plain * f_plain / peak:>12.0f}%")
+    for name in args.models:
+        bench_case(CASES[name], args.runs, args.steps, args.plain_runs, args.repeats, device, peak)
 
 
 if __name__ == "__main__":
