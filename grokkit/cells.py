@@ -84,7 +84,8 @@ def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
     budget = f"{budgets[0]:,}" if len(budgets) == 1 else f"{budgets[0]:,}-{budgets[-1]:,}"
     cens = int((df["status"] == "censored").sum())
     div = int((df["status"] == "diverged").sum())
-    layout = f" ({len(per_cell)} cells x {seeds} seeds)" if by else ""
+    plural = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+    layout = f" ({plural(len(per_cell), 'cell')} x {seeds} seed{'' if seeds == '1' else 's'})" if by else ""
     return f"{n} runs{layout}, budget {budget} steps; {cens} censored, {div} diverged"
 
 
@@ -206,15 +207,29 @@ def power_fit(df: pd.DataFrame, x: str, y: str):
 
 
 #: What a run reached, in order: the outcome map of chapter 4 colours cells by these.
-OUTCOMES = ("diverged", "did not memorize", "memorized, did not grok", "grokked")
+OUTCOMES = ("diverged", "did not memorize", "memorized, did not grok", "grokked, then diverged", "grokked")
+
+
+def grokked_before_diverging(runs: pd.DataFrame, traj: pd.DataFrame) -> pd.Series:
+    """Per run, whether a diverged run's test accuracy had reached its grokking threshold at an
+    evaluation before it diverged (``traj``: the runs' trajectories, long form). Such a run is
+    still *diverged* in the store, never counted as grokked; this only says how far it got."""
+    if not len(runs) or not len(traj):
+        return pd.Series(False, index=runs.index, name="grokked_before_diverging")
+    best = traj.groupby("key")["test_acc"].max()
+    reached = runs["key"].map(best).fillna(0.0) >= runs["grok_threshold"]
+    return (runs["status"].eq("diverged") & reached).rename("grokked_before_diverging")
 
 
 def outcome(df: pd.DataFrame) -> pd.Series:
-    """Per run, the furthest it got: ``"diverged"`` (non-finite loss or weights, whatever it
-    had reached before), ``"did not memorize"``, ``"memorized, did not grok"`` (censored after
-    memorizing) or ``"grokked"``. A diverged run is never counted as a failure to grok."""
-    out = np.where(df["status"].eq("diverged"), OUTCOMES[0],
-                   np.where(df["status"].eq("grokked"), OUTCOMES[3],
+    """Per run, the furthest it got (:data:`OUTCOMES`): ``"diverged"`` (non-finite loss or
+    weights before grokking), ``"did not memorize"``, ``"memorized, did not grok"`` (censored
+    after memorizing), ``"grokked, then diverged"`` (only where ``df`` has the column
+    ``grokked_before_diverging``, see :func:`grokked_before_diverging`) or ``"grokked"``.
+    A diverged run is never counted as a failure to grok."""
+    first = df["grokked_before_diverging"].astype(bool) if "grokked_before_diverging" in df else False
+    out = np.where(df["status"].eq("diverged"), np.where(first, OUTCOMES[3], OUTCOMES[0]),
+                   np.where(df["status"].eq("grokked"), OUTCOMES[4],
                             np.where(df["t_mem"].notna(), OUTCOMES[2], OUTCOMES[1])))
     return pd.Series(out, index=df.index, name="outcome")
 

@@ -401,7 +401,11 @@ def delay_vs_log_ratio(points: pd.DataFrame, hue: str, *, two_eta_lambda: float 
         g = points[points[hue] == level]
         ax.scatter(g["log_ratio"], g["delay"], color=c, s=22, edgecolor="k", linewidth=0.4,
                    label=f"{hue_label or hue} = {level:g}")
-    xs = np.linspace(0, points["log_ratio"].max() * 1.05, 50) if len(points) else np.array([0.0, 1.0])
+    if len(points):  # the data's range: the lines are not extrapolated to ln(ratio) = 0
+        lo, hi = points["log_ratio"].min(), points["log_ratio"].max()
+        xs = np.linspace(lo - 0.05 * (hi - lo + 0.1), hi + 0.05 * (hi - lo + 0.1), 50)
+    else:
+        xs = np.array([0.0, 1.0])
     if two_eta_lambda:
         ax.plot(xs, xs / two_eta_lambda, color=PAPER, ls="--", lw=1.1,
                 label=f"paper 3's escape time ln(ratio)/(2ηλ), 2ηλ = {two_eta_lambda:g}")
@@ -491,9 +495,9 @@ def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any
 
 
 #: Line colours for runs of each outcome (darker than the map's squares, to read as lines).
-OUTCOME_LINES = ("#b22222", "0.45", "#c98a00", "#2b8a3e")
+OUTCOME_LINES = ("#b22222", "0.45", "#c98a00", "#7b3294", "#2b8a3e")
 #: Colours of the outcome map, in the order of :data:`grokkit.cells.OUTCOMES`.
-OUTCOME_COLORS = ("#b22222", "0.82", "#f0c05a", "#2b8a3e")
+OUTCOME_COLORS = ("#b22222", "0.82", "#f0c05a", "#9970ab", "#2b8a3e")
 
 
 def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *, xlabel: str = "",
@@ -501,7 +505,8 @@ def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *
     """Where runs memorize and grok: one square per cell of ``x`` × ``y`` (one panel per value of
     ``facet``), coloured by the cell's majority outcome (:func:`grokkit.cells.outcome_table`),
     with the counts written in it ("2/2" runs grokked, and the median T_grok; "div 2/2" for
-    diverged runs, "mem 1/2" for runs that memorized but did not grok)."""
+    diverged runs, "grok→div" for runs that grokked and diverged later, "mem 1/2" for runs that
+    memorized but did not grok)."""
     from .cells import OUTCOMES
 
     if not len(table):
@@ -518,14 +523,17 @@ def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *
             i, j = xs.index(r[x]), ys.index(r[y])
             ax.add_patch(mpl.patches.Rectangle((i - 0.48, j - 0.48), 0.96, 0.96,
                                                color=OUTCOME_COLORS[OUTCOMES.index(r["majority"])], lw=0))
+            n = r["n"]
             if r["grokked"]:
                 t = f"\n{r['t_median'] / 1000:.1f}k" if np.isfinite(r["t_median"]) else ""
-                text = f"{r['grokked']}/{r['n']}{t}"
-            elif r["diverged"] == r["n"]:
-                text = f"div {r['diverged']}/{r['n']}"
+                text = f"{r['grokked']}/{n}{t}"
+            elif r["grokked, then diverged"]:
+                text = f"grok→div\n{r['grokked, then diverged']}/{n}"
+            elif r["diverged"]:
+                text = f"div {r['diverged']}/{n}"
             else:
-                text = f"mem {r['memorized, did not grok']}/{r['n']}" if r["memorized, did not grok"] else f"0/{r['n']}"
-            dark = r["majority"] in (OUTCOMES[0], OUTCOMES[3])
+                text = f"mem {r['memorized, did not grok']}/{n}" if r["memorized, did not grok"] else f"0/{n}"
+            dark = r["majority"] in (OUTCOMES[0], OUTCOMES[3], OUTCOMES[4])
             ax.text(i, j, text, ha="center", va="center", fontsize=7, color="white" if dark else "0.15")
         ax.set_xlim(-0.5, len(xs) - 0.5)
         ax.set_ylim(-0.5, len(ys) - 0.5)
@@ -537,7 +545,7 @@ def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *
             ax.set_title(f"{facet_label or facet} = {f:g}", fontsize=10)
     axes[0][0].set_ylabel(ylabel or y)
     handles = [mpl.patches.Patch(color=c, label=o) for o, c in zip(OUTCOMES, OUTCOME_COLORS)]
-    fig.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=8, title=scale or None,
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, title=scale or None,
                title_fontsize=7.5)
     if title:
         fig.suptitle(title, fontsize=11.5)

@@ -456,3 +456,17 @@ def test_outcomes_order_runs_by_how_far_they_got_and_never_count_divergence_as_n
     assert table.loc[0.1, "majority"] == "grokked"  # a three-way tie goes to the furthest outcome
     assert np.isinf(table.loc[0.1, "t_median"]) or np.isnan(table.loc[0.1, "t_median"])  # 1 of 3 grokked: no median
     assert table.loc[1.0, "majority"] == "diverged" and table.loc[1.0, "grokked"] == 0
+
+
+def test_a_run_that_grokked_then_diverged_stays_diverged_but_says_how_far_it_got():
+    from grokkit import cells
+
+    runs = pd.DataFrame({"key": ["a", "b", "c"], "status": ["diverged", "diverged", "grokked"],
+                         "t_mem": [400.0, np.nan, 400.0], "t_grok": [np.nan, np.nan, 600.0],
+                         "grok_threshold": [0.99] * 3, "final_step": [800, 200, 600], "max_steps": [3000] * 3})
+    traj = pd.DataFrame({"key": ["a", "a", "b", "c"], "step": [400, 600, 200, 600],
+                         "test_acc": [0.5, 0.995, 0.02, 0.999]})
+    runs["grokked_before_diverging"] = cells.grokked_before_diverging(runs, traj)
+    assert list(runs["grokked_before_diverging"]) == [True, False, False]  # a grokked run is not "before diverging"
+    assert list(cells.outcome(runs)) == ["grokked, then diverged", "diverged", "grokked"]
+    assert list(runs["status"]) == ["diverged", "diverged", "grokked"]  # the record is untouched
