@@ -88,10 +88,14 @@ def legend_outside(ax: plt.Axes, title: str | None = None, handles: Sequence | N
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title=title, **kw)
 
 
-def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 2) -> None:
+def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int | None = None) -> None:
     """A legend under the axes, across the figure's width: for long labels, which a legend to
-    the right would buy with half of the plot's width."""
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol, fontsize=8.5)
+    the right would buy with half of the plot's width. Two columns unless the labels are too
+    long to fit the figure's width side by side."""
+    handles, labels = ax.get_legend_handles_labels()
+    if ncol is None:
+        ncol = 2 if max((len(lab) for lab in labels), default=0) <= 48 else 1
+    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=8.5)
 
 
 def paper_points(ax: plt.Axes, values: Mapping[float, float], label: str = "paper") -> None:
@@ -458,7 +462,7 @@ def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any
     (``arms``: ``(mask over runs, label, colour)``), with each run's T_mem (open circle) and
     T_grok (filled dot) marked, and the paper's final values as black crosses at the right edge
     (``paper = {label: value}``, the label naming the arm). ``legend="below"`` for long labels."""
-    fig, ax = plt.subplots(figsize=(7.0, 4.6 if legend == "below" else 3.9))
+    fig, ax = plt.subplots(figsize=(7.0, 5.2 if legend == "below" else 3.9))
     info = runs.set_index("key")
     right = float(np.nanmax(runs["final_step"])) if len(runs) else 1.0
     for mask, label, c in arms:
