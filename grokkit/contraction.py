@@ -145,6 +145,29 @@ def run_quantities(runs: pd.DataFrame, traces: pd.DataFrame, *, window: float | 
 
 
 @dataclass(frozen=True)
+class DelayPrediction:
+    """What :meth:`DelayPredictor.explain` predicts for one run, and from what: the predicted
+    delay ``T_grok − T_mem`` (steps; NaN when the rate is not positive), its inputs ``v_mem``,
+    ``gamma`` (per step), ``v_post`` (the calibrated ``V̂_post``) and ``scale``, whether paper
+    3's check ``V_mem > 2·V̂_post`` predicts grokking at all, ``t_mem`` and the last step it
+    looked at (``known_until``)."""
+
+    delay: float
+    v_mem: float
+    gamma: float
+    v_post: float
+    scale: float
+    will_grok: bool
+    t_mem: float
+    known_until: float
+
+    @property
+    def t_grok(self) -> float:
+        """The predicted grokking step, ``T_mem + delay``."""
+        return self.t_mem + self.delay
+
+
+@dataclass(frozen=True)
 class DelayPredictor:
     """Predict ``T_grok − T_mem`` at memorization: ``scale · ln(V_mem / v_post) / γ̂``.
 
@@ -199,6 +222,28 @@ class DelayPredictor:
         """Predictions for the rows of :func:`run_quantities` (computed with the same window)."""
         g = self.gamma(quantities["gamma_window"], quantities["lr"], quantities["weight_decay"])
         return pd.Series(self.predict(quantities["v_mem"], g), index=quantities.index, name="predicted")
+
+    def explain(self, steps: Any, values: Any, t_mem: float, lr: float, weight_decay: float) -> "DelayPrediction":
+        """Predict one run's delay from its norm trajectory, using only what is known by
+        ``t_mem + window``: ``steps`` and ``values`` are its ``V = ‖θ‖²`` trace (later points are
+        ignored), ``t_mem`` its memorization step, ``lr`` and ``weight_decay`` its η and λ.
+
+        >>> p = DelayPredictor(v_post=300.0, window=300.0, rate="2ηλ")
+        >>> p.explain([800, 900], [3900.0, 3100.0], 800, 1e-3, 1.0).delay  # ln(13) / 0.002
+        1282.4...
+        """
+        t = np.asarray(steps, dtype=float)
+        v = np.asarray(values, dtype=float)
+        known = t <= t_mem + self.window
+        at_mem = v[known & (t >= t_mem)]
+        if not at_mem.size:
+            raise ValueError(f"t_mem: the trace has no point at or after step {t_mem!r}")
+        v_mem = float(at_mem[0])
+        g_window = local_rate(t[known], v[known], t_mem, self.window)
+        gamma = float(self.gamma(g_window, lr, weight_decay))
+        return DelayPrediction(delay=float(self.predict(v_mem, gamma)), v_mem=v_mem, gamma=gamma,
+                               v_post=self.v_post, scale=self.scale, will_grok=bool(self.will_grok(v_mem)),
+                               t_mem=float(t_mem), known_until=float(t_mem + self.window))
 
     @classmethod
     def calibrate(cls, calibration: pd.DataFrame, *, window: float, rate: str = "fitted",

@@ -99,3 +99,22 @@ def test_run_quantities_from_a_table_and_traces():
     assert q.loc["a", "t_esc_2el"] == pytest.approx(math.log(3850 / 300) / 0.002)
     assert q.loc["a", "t_esc_fit"] == pytest.approx(math.log(3850 / 300) / q.loc["a", "gamma_fit"])
     assert q.loc["a", "gamma_window"] > 0 and math.isnan(q.loc["b", "gamma_fit"])
+
+
+def test_explain_predicts_one_run_from_its_trace_and_ignores_what_comes_later():
+    from grokkit.contraction import DelayPredictor
+
+    steps = np.arange(800, 5000, 10.0)
+    v = 3900.0 * np.exp(-0.0014 * (steps - 800)) + 250.0
+    pred = DelayPredictor(v_post=300.0, window=300.0)
+    out = pred.explain(steps, v, 800, 1e-3, 1.0)
+    later = v.copy()
+    later[steps > 1100] = 1e9  # what happens after the window cannot change the prediction
+    assert pred.explain(steps, later, 800, 1e-3, 1.0) == out
+    assert out.v_mem == pytest.approx(v[0]) and out.will_grok and out.known_until == 1100
+    assert out.delay == pytest.approx(np.log(v[0] / 300.0) / out.gamma)
+    assert out.t_grok == pytest.approx(800 + out.delay)
+    fixed = DelayPredictor(v_post=300.0, window=300.0, rate="2ηλ").explain(steps, v, 800, 1e-3, 1.0)
+    assert fixed.gamma == pytest.approx(0.002)
+    with pytest.raises(ValueError, match="t_mem"):
+        pred.explain(steps, v, 6000, 1e-3, 1.0)
