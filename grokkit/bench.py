@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from .config import RunConfig, paper1, paper3
+from .tasks import make_run_data
 from .train import Trainer, resolve_device
 
 
@@ -130,11 +131,8 @@ class PlainEncoder(nn.Module):
 def _plain_step(cfg: RunConfig, device: torch.device) -> Callable[[], None]:
     """One plain training step of ``cfg``'s model (a closure over a fresh model and optimizer)."""
     torch.manual_seed(cfg.seed)
-    g = torch.Generator().manual_seed(cfg.seed)
-    p = cfg.p
-    perm = torch.randperm(p * p, generator=g)[: cfg.n_train]
-    x = torch.stack([perm // p, perm % p], dim=1)
-    y = (x[:, 0] + x[:, 1]) % p
+    data = make_run_data(cfg, torch.Generator().manual_seed(cfg.seed))  # the run's own split
+    x, y, p = data.train_x, data.train_y, cfg.p
     if cfg.model == "mlp":
         model: nn.Module = PlainMLP(p, cfg.d_embed, cfg.d_hidden)
     elif cfg.model == "attn":

@@ -246,6 +246,10 @@ def outcome_table(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
         top = max(OUTCOMES, key=lambda o: (counts[o], OUTCOMES.index(o)))
         t, ev = grok_times(g)
         rows.append({**dict(zip(by, key)), "n": len(g), **counts, "majority": top,
-                     "t_median": km_median(t, ev) if ev.any() else np.nan,
+                     "t_median": _finite_or_nan(km_median(t, ev)) if ev.any() else np.nan,
                      "budget": int(g["max_steps"].max())})
     return pd.DataFrame(rows, columns=[*by, "n", *OUTCOMES, "majority", "t_median", "budget"])
+
+
+def _finite_or_nan(x: float) -> float:
+    return float(x) if np.isfinite(x) else np.nan

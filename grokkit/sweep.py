@@ -198,15 +198,12 @@ def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, call
     ``finished(steps)`` is called once per run of the batch (with 0 for a run that another
     sweep stored meanwhile); ``callback(trainer)`` after every evaluation.
     """
-    from .train import Trainer
-
     fresh = [c for c in batch if c.key not in store]
     for _ in range(len(batch) - len(fresh)):
         finished(0)
     if not fresh:
         return
-    trainer = _forked_trainer(fresh, store.save, device) if fresh[0].fork_step else Trainer(fresh, device)
-    for result in trainer.run(callback=callback):
+    for result in _batch_trainer(fresh, store.save, device).run(callback=callback):
         store.save(result)
         finished(result.summary["final_step"])
 
@@ -273,12 +270,10 @@ def train_batch_records(batch: list[RunConfig], device: str | None = "auto") -> 
     """Train one batch wherever this is called (a remote worker) and return the records of its
     finished runs (:func:`grokkit.store.make_record`; for forked arms, their pre-fork runs too)."""
     from .store import make_record
-    from .train import Trainer
 
     records: list[dict] = []
     save = lambda result: records.append(make_record(result))  # noqa: E731
-    trainer = _forked_trainer(batch, save, device) if batch[0].fork_step else Trainer(batch, device)
-    for result in trainer.run():
+    for result in _batch_trainer(batch, save, device).run():
         save(result)
     return records
 
@@ -306,6 +301,13 @@ def _train_on_executor(batches: list[list[RunConfig]], store: RunStore, executor
         n = sum(len(b) for b, _ in failed)
         raise SweepError(f"{len(failed)} of {len(batches)} batches ({n} runs) failed; the other runs are stored, "
                          f"and running the sweep again trains what is missing. First error: {failed[0][1]!r}")
+
+
+def _batch_trainer(batch: list[RunConfig], save, device) -> "Trainer":
+    """The trainer of one batch: forked arms start from their pre-fork runs (which ``save`` gets)."""
+    from .train import Trainer
+
+    return _forked_trainer(batch, save, device) if batch[0].fork_step else Trainer(batch, device)
 
 
 def _forked_trainer(arms: list[RunConfig], save, device) -> "Trainer":
