@@ -110,9 +110,11 @@ def sweep(
     max_batch:
         Most runs trained as one batch (default 32 on CPU, 256 on CUDA).
     workers:
-        CPU only: train batches in this many processes at once, splitting the cores among
-        them (default ``$GROKKIT_WORKERS`` or 1). Small models use many cores poorly, so
-        on a machine with many cores several workers train faster than one.
+        Train batches in this many processes at once (default ``$GROKKIT_WORKERS`` or 1). On
+        the CPU they split the cores among them: small models use many cores poorly, so on a
+        machine with many cores several workers train faster than one. On a GPU they share
+        it: one batch of small steps leaves it mostly waiting for kernel launches, and
+        several batches in flight fill those gaps.
     executor:
         Train on any :class:`concurrent.futures.Executor` instead: a Dask cluster's
         (``dask.distributed.Client(address).get_executor()``), Ray's, or a local process pool.
@@ -165,8 +167,8 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
         return
     dev = resolve_device(device)
     max_batch = max_batch or (256 if dev.type == "cuda" else 32)
-    parallel = workers > 1 and dev.type == "cpu"
-    if parallel:  # smaller batches, so that every worker has work
+    parallel = workers > 1
+    if parallel and dev.type == "cpu":  # smaller batches, so that every worker has work
         max_batch = min(max_batch, max(1, -(-len(missing) // (2 * workers))))
     batches = plan_batches(missing, max_batch)
     bar = tqdm(total=len(missing), desc=desc, unit="run", disable=not progress, file=sys.stderr,
@@ -184,7 +186,7 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
 
     try:
         if parallel:
-            _train_in_workers(batches, store, workers, finished, bar, started, run_steps)
+            _train_in_workers(batches, store, workers, finished, bar, started, run_steps, dev.type)
             return
         for batch in batches:
             _train_batch(batch, store, dev, finished, update)
@@ -232,12 +234,13 @@ def _worker_init(threads: int, queue, parent: int) -> None:
     _queue = queue
 
 
-def _worker_train(batch: list[RunConfig], root: str) -> None:
+def _worker_train(batch: list[RunConfig], root: str, device: str = "cpu") -> None:
     """Train one batch in a worker process (progress goes back through the queue)."""
-    _train_batch(batch, RunStore(root), "cpu", _queue.put)
+    _train_batch(batch, RunStore(root), device, _queue.put)
 
 
-def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, started: float, run_steps) -> None:
+def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, started: float, run_steps,
+                      device: str = "cpu") -> None:
     import multiprocessing as mp
     import queue as queue_mod
     from concurrent.futures import ProcessPoolExecutor
@@ -246,7 +249,7 @@ def _train_in_workers(batches, store: RunStore, workers: int, finished, bar, sta
     queue = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(threads, queue, os.getpid())) as pool:
-        futures = [pool.submit(_worker_train, b, str(store.root)) for b in batches]
+        futures = [pool.submit(_worker_train, b, str(store.root), device) for b in batches]
         while True:
             try:
                 finished(queue.get(timeout=0.5))
