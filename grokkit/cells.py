@@ -253,3 +253,33 @@ def outcome_table(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 def _finite_or_nan(x: float) -> float:
     return float(x) if np.isfinite(x) else np.nan
+
+
+def critical_norm(df: pd.DataFrame, norm: str = "norm_grok") -> float:
+    """``W_c`` of one cell of free runs: the median norm at ``T_grok`` over the runs that grokked;
+    NaN unless more than half the runs grokked."""
+    grokked = df[df["status"] == "grokked"]
+    if not len(df) or 2 * len(grokked) <= len(df):
+        return float("nan")
+    return float(grokked[norm].astype(float).median())
+
+
+def with_norms_at_grok(df: pd.DataFrame, traj: pd.DataFrame, groups: Sequence[str]) -> pd.DataFrame:
+    """``df`` with a column ``norm_<group>_grok`` per group: that group's norm at each run's
+    ``T_grok`` (NaN for runs that did not grok), read from the trajectories ``traj`` (long form,
+    as ``RunStore.trajectories`` gives them)."""
+    cols = ["key", "step", *(f"norm_{g}" for g in groups if f"norm_{g}" in traj)]
+    at = traj[cols].rename(columns={f"norm_{g}": f"norm_{g}_grok" for g in groups})
+    out = df.merge(at, how="left", left_on=["key", "t_grok"], right_on=["key", "step"], suffixes=("", "_traj"))
+    out = out.drop(columns=[c for c in ("step",) if c in out and c not in df])
+    for g in groups:
+        if f"norm_{g}_grok" not in out:
+            out[f"norm_{g}_grok"] = np.nan
+    return out
+
+
+def group_norms_at_grok(df: pd.DataFrame, traj: pd.DataFrame, groups: Sequence[str]) -> dict[str, float]:
+    """``W_c`` of each group: :func:`critical_norm` of the group's norm at ``T_grok``
+    (:func:`with_norms_at_grok`); NaN for every group unless more than half the runs grokked."""
+    runs = with_norms_at_grok(df, traj, groups)
+    return {g: critical_norm(runs, norm=f"norm_{g}_grok") for g in groups}

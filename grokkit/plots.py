@@ -556,6 +556,114 @@ def outcome_map(table: pd.DataFrame, x: str, y: str, facet: str | None = None, *
     return fig
 
 
+# ---------------------------------------------------------------- logit scale (chapter 5)
+TAU_MARKERS = ("o", "s", "D", "^", "v", "P", "X")
+
+
+def logit_collapse(cells: pd.DataFrame, *, group: str = "p", fits: Mapping[Any, Any] | None = None,
+                   paper: Mapping[Any, Sequence[tuple[float, float]]] | None = None, scale: str = "",
+                   title: str = "") -> plt.Figure:
+    """Median T_grok (log axis) against the logit scale L at grokking for every (ρ, τ) cell:
+    one colour per ``group`` (the modulus), one marker per temperature τ, the CI as a bar. ``fits``
+    maps a group to ``(intercept, slope)`` of ``ln T = a + b L``, drawn as a line; ``paper`` maps a
+    group to the paper's ``(L, T)`` cells, drawn as crosses in the group's colour."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    groups = sorted(cells[group].unique()) if len(cells) else []
+    taus = sorted(cells["tau"].unique()) if len(cells) else []
+    for c, gv in zip(sns.color_palette("colorblind", len(groups)), groups):
+        sub = cells[cells[group] == gv]
+        for tau, m in zip(taus, TAU_MARKERS):
+            t = sub[np.isclose(sub["tau"], tau) & np.isfinite(sub["t_median"])]
+            lo = (t["t_median"] - t["t_lo"]).clip(lower=0)
+            hi = (t["t_hi"] - t["t_median"]).clip(lower=0).replace(np.inf, 0)
+            ax.errorbar(t["L"], t["t_median"], yerr=[lo, hi], fmt=m, color=c, ms=5.5, capsize=2, lw=1)
+        if fits and gv in fits:
+            a, b = fits[gv]
+            xs = np.linspace(sub["L"].min(), sub["L"].max(), 50)
+            ax.plot(xs, np.exp(a + b * xs), color=c, lw=1.2, alpha=0.8)
+        if paper and gv in paper:
+            pl, pt = zip(*paper[gv])
+            ax.plot(pl, pt, marker="x", color=c, ms=6, mew=1.4, ls="none", alpha=0.8)
+    handles = [Line2D([], [], color=c, lw=1.2, label=f"{group} = {gv} (fit: ln T linear in L)")
+               for c, gv in zip(sns.color_palette("colorblind", len(groups)), groups)]
+    handles += [Line2D([], [], marker=m, color="0.3", ls="none", label=f"τ = {tau:g}") for tau, m in zip(taus, TAU_MARKERS)]
+    if paper:
+        handles.append(Line2D([], [], **{**PAPER_MARKER, "color": "0.3"}, label="paper (same colour)"))
+    ax.set_yscale("log")
+    log_steps_axis(ax.yaxis)
+    ax.set_xlabel(r"logit scale $L$ at grokking (mean $\|z/\tau\|_2$ over all $p^2$ inputs)")
+    ax.set_ylabel("median $T_{grok}$ (steps)")
+    ax.set_title(title)
+    legend_outside(ax, handles=handles)
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
+
+
+def temperature_rescue(cells: pd.DataFrame, recoveries: Mapping[Any, Any], *, group: str = "p",
+                       paper: Mapping[Any, Sequence[tuple[float, float]]] | None = None,
+                       scale: str = "") -> plt.Figure:
+    """One panel per ``group``: the norm-raised cells' median T_grok against their logit scale L
+    (one point per temperature, labelled), the baseline (held at w_c, τ = 1) as a star, and the
+    recovery read-out: ``T2`` is the raised curve at the baseline's L (paper 2's interpolation).
+    ``cells`` needs columns ``arm`` ("baseline" or "raised"), ``tau``, ``L``, ``t_median``."""
+    groups = sorted(cells[group].unique()) if len(cells) else []
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(7.0, 3.6), squeeze=False)
+    for ax, gv in zip(axes[0], groups):
+        sub = cells[cells[group] == gv]
+        up = sub[sub["arm"] == "raised"].sort_values("L")
+        base = sub[sub["arm"] == "baseline"]
+        ax.plot(up["L"], up["t_median"], "o-", color=OURS, label="raised norm, τ varied")
+        for _, r in up.iterrows():
+            ax.annotate(f"τ={r['tau']:g}", (r["L"], r["t_median"]), textcoords="offset points", xytext=(4, 3),
+                        fontsize=7.5, color="0.3")
+        ax.plot(base["L"], base["t_median"], "*", color="C3", ms=12, label="baseline (ρ = 1, τ = 1)")
+        rec = recoveries.get(gv)
+        if rec is not None:
+            ax.axvline(rec.l0, color="C3", ls=":", lw=1)
+            ax.plot([rec.l0], [rec.t2], "D", color="C2", ms=6, label="$T_2$: raised at the baseline's L")
+        if paper and gv in paper:
+            pl, pt = zip(*paper[gv])
+            ax.plot(pl, pt, **PAPER_MARKER, label="paper (raised cells)")
+        ax.set_yscale("log")
+        log_steps_axis(ax.yaxis)
+        ax.set_xlabel("logit scale $L$ at grokking")
+        ax.set_title(f"{group} = {gv}")
+    axes[0][0].set_ylabel("median $T_{grok}$ (steps)")
+    legend_below(fig, axes[0][0])
+    if scale:
+        annotate_scale(axes[0][-1], scale, loc="upper left")
+    return fig
+
+
+def fork_arms(cells: pd.DataFrame, arms: Sequence[str], *, group: str = "p",
+              paper: Mapping[Any, Mapping[str, float]] | None = None, scale: str = "") -> plt.Figure:
+    """Median delay after a same-state fork (log axis) for each arm, one colour per ``group``,
+    with 95 % CIs; the paper's medians as crosses. ``cells`` needs ``arm``, ``d_median``, ``d_lo``
+    and ``d_hi`` (delays counted from the fork)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    groups = sorted(cells[group].unique()) if len(cells) else []
+    width = 0.18
+    for i, (c, gv) in enumerate(zip(sns.color_palette("colorblind", len(groups)), groups)):
+        sub = cells[cells[group] == gv].set_index("arm").reindex(list(arms))
+        x = np.arange(len(arms)) + (i - (len(groups) - 1) / 2) * width
+        lo = (sub["d_median"] - sub["d_lo"]).clip(lower=0)
+        hi = (sub["d_hi"] - sub["d_median"]).clip(lower=0).replace(np.inf, 0)
+        ax.errorbar(x, sub["d_median"], yerr=[lo, hi], fmt="o", color=c, capsize=3, label=f"ours, {group} = {gv}")
+        if paper and gv in paper:
+            ax.plot(x, [paper[gv].get(a, np.nan) for a in arms], marker="x", color=c, ms=7, mew=1.5, ls="none",
+                    label=f"paper, {group} = {gv}")
+    ax.set_xticks(np.arange(len(arms)), list(arms))
+    ax.set_yscale("log")
+    log_steps_axis(ax.yaxis)
+    ax.set_ylabel("median delay from the fork (steps)")
+    ax.set_xlabel("arm (held norm after the fork)")
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale, loc="upper left")
+    return fig
+
+
 # ---------------------------------------------------------------- scoreboard
 def verdict_deviations(rows: pd.DataFrame) -> plt.Figure:
     """Every claim on one axis: our estimate (dot) and CI (bar) as a deviation from the paper's

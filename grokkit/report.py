@@ -370,6 +370,20 @@ def results_path(results_dir: str | Path | None = None) -> Path:
     return out
 
 
+def read_estimate(chapter: str, claim_prefix: str, results_dir: str | Path | None = None) -> Estimate | None:
+    """Our estimate of another chapter's claim, read from its verdict JSON (the row whose claim
+    starts with ``claim_prefix``), so that a chapter can build on another's number without
+    retyping it. None when that chapter has not been run or the row has no estimate."""
+    path = results_path(results_dir) / f"{chapter}.json"
+    if not path.exists():
+        return None
+    for row in json.loads(path.read_text()).get("rows", []):
+        ours = row.get("judgement", {}).get("ours")
+        if row.get("claim", "").startswith(claim_prefix) and ours:
+            return Estimate(ours["value"], ours["lo"], ours["hi"], ours.get("ci", 0.95))
+    return None
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
