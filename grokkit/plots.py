@@ -320,13 +320,18 @@ def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence
 
 
 def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, reference: float | None = None,
-                  reference_label: str = "free control", xlabel: str = r"$\rho$", scale: str = "") -> plt.Figure:
+                  reference_label: str = "free control", xlabel: str = r"$\rho$", scale: str = "",
+                  fits: Sequence[Any] | None = None) -> plt.Figure:
     """Median T_grok against a level for several arms (``(cells, label, colour)``), on a log
-    axis, with a horizontal reference line (the free control's median)."""
+    axis, with a horizontal reference line (the free control's median); ``fits`` (one per arm,
+    or None) adds each arm's fitted exponential, its exponent in the legend."""
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
-    for cells, lab, c in arms:
+    for i, (cells, lab, c) in enumerate(arms):
+        f = fits[i] if fits is not None and i < len(fits) else None
+        if f is not None:
+            lab = f"{lab}: α = {f.alpha.value:.2f}"
         if len(cells):
-            medians_vs_level(cells, x, ax=ax, color=c, label=lab)
+            medians_vs_level(cells, x, ax=ax, color=c, label=lab, fit=f)
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
     ax.set_xlabel(xlabel)
@@ -661,6 +666,52 @@ def fork_arms(cells: pd.DataFrame, arms: Sequence[str], *, group: str = "p",
     legend_outside(ax)
     if scale:
         annotate_scale(ax, scale, loc="upper left")
+    return fig
+
+
+def relative_norms(runs: pd.DataFrame, by: str, columns: Mapping[str, str], *, xlabel: str = "",
+                   scale: str = "") -> plt.Figure:
+    """Norms at grokking of the runs that grokked, each divided by its mean over all of them, per
+    level of ``by``: one colour per norm (``columns`` maps a label to a column), a line through
+    the medians. A norm that marks the grokking point stays near 1 at every level."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    g = runs[runs["status"] == "grokked"]
+    levels = sorted(g[by].unique())
+    for i, (lab, col) in enumerate(columns.items()):
+        rel = g[col].astype(float) / g[col].astype(float).mean()
+        xs = g[by].map({v: k for k, v in enumerate(levels)}) + (i - (len(columns) - 1) / 2) * 0.12
+        ax.scatter(xs, rel, s=14, color=f"C{i}", alpha=0.6)
+        med = rel.groupby(g[by]).median().reindex(levels)
+        ax.plot(np.arange(len(levels)) + (i - (len(columns) - 1) / 2) * 0.12, med, "-o", color=f"C{i}", ms=4,
+                label=lab)
+    ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+    ax.set_xticks(np.arange(len(levels)), [f"{v:g}" for v in levels])
+    ax.set_xlabel(xlabel or by)
+    ax.set_ylabel("norm at $T_{grok}$ / its mean")
+    legend_outside(ax, title="norm")
+    if scale:
+        annotate_scale(ax, scale)
+    return fig
+
+
+def scaled_delay(points: pd.DataFrame, hue: str, *, paper_ratio: float | None = None, scale: str = "") -> plt.Figure:
+    """Paper 3's law with the rates divided out: each grokked run's delay times 2ηλ against
+    ln(V_mem / V_post), coloured by ``hue`` (a label column). On the diagonal, the delay equals
+    the escape time ln(V_mem / V_post) / (2ηλ); ``paper_ratio`` draws escape time = ratio × delay."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    for c, (lab, g) in zip(sns.color_palette("colorblind", points[hue].nunique()), points.groupby(hue, sort=False)):
+        ax.scatter(g["log_ratio"], g["delay"] * 2 * g["lr"] * g["weight_decay"], color=c, s=24, edgecolor="k",
+                   linewidth=0.4, label=lab)
+    hi = float(np.nanmax(points["log_ratio"])) * 1.1 if len(points) else 1.0
+    xs = np.array([0.0, hi])
+    ax.plot(xs, xs, color=PAPER, ls="--", lw=1.1, label="escape time = delay")
+    if paper_ratio:
+        ax.plot(xs, xs / paper_ratio, color="0.5", ls=":", lw=1.1, label=f"escape time = {paper_ratio:.2f} × delay")
+    ax.set_xlabel(r"$\ln(V_{mem} / V_{post})$")
+    ax.set_ylabel(r"delay $\times\ 2\eta\lambda$")
+    legend_outside(ax)
+    if scale:
+        annotate_scale(ax, scale)
     return fig
 
 
