@@ -40,7 +40,8 @@ def rescale_(params: Params, names: tuple[str, ...], target: torch.Tensor, activ
     The factor is computed in float64 to keep the held norm exact in float32. The caller
     decides (on the host, without a device sync) whether any run is active at all.
     """
-    current = sq_norm({k: params[k].double() for k in names}, names).sqrt()
+    current = sum(torch.linalg.vector_norm(params[k].reshape(len(target), -1), dim=1, dtype=torch.float64).square()
+                  for k in names).sqrt()
     factor = torch.where(active, target.double() / current, torch.ones_like(current))
     for k in names:
         w = params[k]

@@ -23,6 +23,12 @@ The forwards are exact rewrites that skip work the output never reads:
 
 Gathers use ``index_select`` on a flattened ``[N * R, C]`` view: its backward is a
 fast index_add, unlike advanced indexing's.
+
+The MLP also has a hand-written training step, :meth:`MLP.loss_and_grads` (forward, loss
+and backward without autograd, a few runs at a time), which the trainer uses on the CPU; it
+equals autograd through :meth:`MLP.forward` up to float rounding (tests/test_fast_step.py). On
+a GPU the trainer keeps autograd: there a step is bound by kernel launches, and that path is the
+one tests/test_cuda.py checked against the CPU.
 """
 
 from __future__ import annotations
@@ -131,6 +137,98 @@ class MLP(Model):
             W2, b2 = F.pad(W2, (0, pad)), F.pad(b2, (0, pad))
             return torch.baddbmm(b2.unsqueeze(1), h, W2)[..., :p]
         return torch.baddbmm(b2.unsqueeze(1), h, W2)
+
+    # ------------------------------------------------------------ the training step, by hand
+    @torch.no_grad()
+    def loss_and_grads(self, params: Params, x: torch.Tensor, y: torch.Tensor, temperature: torch.Tensor,
+                       loss: str) -> tuple[torch.Tensor, Params]:
+        """The training step's forward and backward, written out (no autograd).
+
+        Returns each run's mean loss ``[N]`` on ``(x, y)`` (logits divided by the run's
+        temperature) and the gradients of their sum: what autograd gives for :meth:`forward`,
+        up to float rounding. The first layer acts on the table of both operands at once: one
+        bmm over ``2N`` matrices gives ``[E @ W1_top + b1; E @ W1_bot]``, and each example's
+        pre-activation is the sum of two rows of it (an ``embedding_bag``). The hidden layer,
+        the loss and their gradients are computed a few runs at a time, so the ``[runs, M, H]``
+        activations stay in cache between the passes that read them, in buffers kept from
+        call to call. The gradients are such buffers too: valid until the next call.
+        """
+        E, W1, b1, W2, b2 = (params[k] for k in ("E", "W1", "b1", "W2", "b2"))
+        n, p, d = E.shape
+        hid, m, c = W1.shape[-1], x.shape[1], W2.shape[-1]
+        cp = c + (-c % 16)  # an aligned width for the skinny matmuls (see forward)
+        buf = self._buffer
+        grads = {k: buf("d" + k, v.shape, v) for k, v in params.items()}
+        E2 = E.unsqueeze(1).expand(n, 2, p, d).reshape(2 * n, p, d)  # E twice per run
+        table = torch.bmm(E2, W1.view(2 * n, d, hid), out=buf("table", (2 * n, p, hid), E))
+        table.view(n, 2, p, hid)[:, 0].add_(b1.unsqueeze(1))
+        offsets = torch.tensor([0, p], device=x.device) + 2 * p * torch.arange(n, device=x.device).view(n, 1, 1)
+        bags = (x + offsets).view(n * m, 2)  # each example's two table rows
+        # the second layer, divided by the temperature: z = h @ (W2 / tau) + b2 / tau, at the aligned
+        # width (the padded columns stay 0); the backward needs no padding
+        tau = temperature.view(n, 1, 1)
+        W2z, b2z = buf("W2z", (n, hid, cp), E, zero=True), buf("b2z", (n, 1, cp), E, zero=True)
+        torch.div(W2, tau, out=W2z[..., :c])
+        torch.div(b2.unsqueeze(1), tau, out=b2z[..., :c])
+        dtable = buf("dtable", table.shape, E).zero_()
+        dW2t = buf("dW2t", (n, c, hid), E)
+        db2 = buf("db2", (n, c), E)
+        per_run = torch.empty(n, dtype=E.dtype, device=E.device)
+        k = self._runs_per_chunk(m * hid, E.device)
+        for lo in range(0, n, k):
+            s, ex = slice(lo, min(n, lo + k)), slice(lo * m, min(n, lo + k) * m)
+            nk = s.stop - lo
+            pre = F.embedding_bag(bags[ex], table.view(-1, hid), mode="sum").view(nk, m, hid)
+            act = torch.ops.aten.gelu.out(pre, out=buf("act", (k, m, hid), E)[:nk])
+            h = act
+            if self.cfg.layernorm:
+                h, mean, rstd = torch.native_layer_norm(act, [hid], None, None, 1e-5)
+            z = torch.baddbmm(b2z[s], h, W2z[s], out=buf("z", (k, m, cp), E)[:nk])[..., :c]
+            target = y[s].unsqueeze(-1)
+            if loss == "ce":  # dz = (softmax(z) - onehot(y)) / M, as autograd computes it
+                logp = torch.log_softmax(z, dim=-1)
+                per_run[s] = -logp.gather(-1, target).squeeze(-1).mean(dim=1)
+                g = buf("g", (k, m, c), E)[:nk].zero_().scatter_(-1, target, -1.0 / m)
+                dz = torch.ops.aten._log_softmax_backward_data(g, logp, -1, logp.dtype)
+            elif loss == "mse":  # dz = 2 (z - onehot(y)) / M
+                dz = z.contiguous()
+                dz.scatter_add_(-1, target, torch.full_like(target, -1, dtype=dz.dtype))
+                per_run[s] = dz.pow(2).sum(dim=-1).mean(dim=1)
+                dz.mul_(2.0 / m)
+            else:
+                raise ValueError(f"loss: unknown loss {loss!r}; expected 'ce' or 'mse'")
+            torch.sum(dz, dim=1, out=db2[s])
+            torch.bmm(dz.transpose(1, 2), h, out=dW2t[s])
+            dh = torch.bmm(dz, W2z[s, :, :c].transpose(1, 2), out=buf("dh", (k, m, hid), E)[:nk])
+            if self.cfg.layernorm:
+                dh = torch.ops.aten.native_layer_norm_backward(dh, act, [hid], mean, rstd, None, None,
+                                                               [True, False, False])[0]
+            dpre = torch.ops.aten.gelu_backward.grad_input(dh, pre, grad_input=dh).view(-1, hid)
+            dtable.view(-1, hid).index_add_(0, bags[ex, 0], dpre).index_add_(0, bags[ex, 1], dpre)
+        torch.div(dW2t.transpose(1, 2), tau, out=grads["W2"])  # d/dlogits = dz / tau
+        torch.div(db2, tau.view(n, 1), out=grads["b2"])
+        torch.sum(dtable.view(n, 2, p, hid)[:, 0], dim=1, out=grads["b1"])
+        torch.bmm(E2.transpose(1, 2), dtable, out=grads["W1"].view(2 * n, d, hid))
+        dE2 = torch.bmm(dtable, W1.view(2 * n, d, hid).transpose(1, 2), out=buf("dE2", E2.shape, E))
+        torch.sum(dE2.view(n, 2, p, d), dim=1, out=grads["E"])
+        return per_run, grads
+
+    def _buffer(self, name: str, shape: tuple[int, ...] | torch.Size, like: torch.Tensor,
+                zero: bool = False) -> torch.Tensor:
+        """A work buffer kept from call to call (``zero``: zero-filled when first made)."""
+        ws = self.__dict__.setdefault("_workspace", {})
+        b = ws.get(name)
+        if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
+            b = ws[name] = (torch.zeros if zero else torch.empty)(shape, dtype=like.dtype, device=like.device)
+        return b
+
+    @staticmethod
+    def _runs_per_chunk(per_run: int, device: torch.device) -> int:
+        """Runs per chunk of the hidden layer: on the CPU, about 2**19 numbers (2 MB in float32)
+        per tensor and thread, so a chunk's activations stay in cache; on a GPU, all runs at once."""
+        if device.type != "cpu":
+            return 1 << 30
+        return max(1, (torch.get_num_threads() << 19) // per_run)
 
 
 class Attention(Model):
