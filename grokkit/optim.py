@@ -34,7 +34,6 @@ class Optimizer:
         self.decayed = frozenset(decayed)
         self.lr = lr
         self.weight_decay = weight_decay
-        self.hyper = list(zip(lr.tolist(), weight_decay.tolist()))  # (lr, weight decay) per run, on the host
         self.steps = 0  # updates taken (shared by the batch)
         self.state: dict[str, Params] = {s: {k: torch.zeros_like(v) for k, v in params.items()} for s in self.state_names}
 
@@ -46,7 +45,6 @@ class Optimizer:
         """Keep the runs at positions ``idx`` (retire the others)."""
         self.lr = self.lr.index_select(0, idx)
         self.weight_decay = self.weight_decay.index_select(0, idx)
-        self.hyper = [self.hyper[i] for i in idx.tolist()]
         for bufs in self.state.values():
             for k in bufs:
                 bufs[k] = bufs[k].index_select(0, idx)
@@ -68,40 +66,7 @@ class AdamW(Optimizer):
 
     @torch.no_grad()
     def step(self, params: Params, grads: Params) -> None:
-        """One AdamW update of every run. On the CPU, one fused update (``torch._fused_adamw_``: one
-        pass over each tensor) per group of runs that share a learning rate and weight decay; on
-        a GPU, where a step is bound by kernel launches, not passes, one broadcast update of all
-        runs whatever their hyperparameters."""
         self.steps += 1
-        if next(iter(params.values())).device.type == "cpu":
-            self._fused_step(params, grads)
-        else:
-            self._broadcast_step(params, grads)
-
-    def _fused_step(self, params: Params, grads: Params) -> None:
-        step = torch.tensor(float(self.steps), device=self.lr.device)
-        n = len(self.hyper)
-        groups: dict[tuple[float, float], list[int]] = {}
-        for i, hp in enumerate(self.hyper):
-            groups.setdefault(hp, []).append(i)
-        for (lr, wd), runs in groups.items():
-            for decay in (True, False):
-                names = [k for k in params if (k in self.decayed) == decay]
-                if not names:
-                    continue
-
-                def rows(d: Params) -> list[torch.Tensor]:
-                    return [d[k] for k in names] if len(runs) == n else [d[k][i] for k in names for i in runs]
-
-                ws = rows(params)
-                torch._fused_adamw_(ws, rows(grads), rows(self.state["m"]), rows(self.state["v"]), [],
-                                    [step] * len(ws), amsgrad=False, lr=lr, beta1=self.beta1, beta2=self.beta2,
-                                    weight_decay=wd if decay and self.order == "before" else 0.0, eps=self.eps,
-                                    maximize=False)
-                if decay and self.order == "after":
-                    torch._foreach_mul_(ws, 1 - lr * wd)
-
-    def _broadcast_step(self, params: Params, grads: Params) -> None:
         t = self.steps
         bc1 = 1 - self.beta1**t
         bc2 = 1 - self.beta2**t
