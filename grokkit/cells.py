@@ -269,9 +269,9 @@ def with_norms_at_grok(df: pd.DataFrame, traj: pd.DataFrame, groups: Sequence[st
     ``T_grok`` (NaN for runs that did not grok), read from the trajectories ``traj`` (long form,
     as ``RunStore.trajectories`` gives them)."""
     cols = ["key", "step", *(f"norm_{g}" for g in groups if f"norm_{g}" in traj)]
-    at = traj[cols].rename(columns={f"norm_{g}": f"norm_{g}_grok" for g in groups})
-    out = df.merge(at, how="left", left_on=["key", "t_grok"], right_on=["key", "step"], suffixes=("", "_traj"))
-    out = out.drop(columns=[c for c in ("step",) if c in out and c not in df])
+    at = traj[cols].rename(columns={"step": "_at", **{f"norm_{g}": f"norm_{g}_grok" for g in groups}})
+    at = at.astype({"key": str, "_at": float})
+    out = df.assign(_at=df["t_grok"].astype(float)).merge(at, how="left", on=["key", "_at"]).drop(columns="_at")
     for g in groups:
         if f"norm_{g}_grok" not in out:
             out[f"norm_{g}_grok"] = np.nan

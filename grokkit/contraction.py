@@ -139,7 +139,8 @@ def run_quantities(runs: pd.DataFrame, traces: pd.DataFrame, *, window: float | 
                 row["gamma_window"] = local_rate(trace["step"], trace["sq_norm_all"], row["t_mem"], window)
         row["t_esc_fit"] = row["log_ratio"] / row["gamma_fit"] if row["gamma_fit"] > 0 else np.nan
         rows.append(row)
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["key", "grokked", "t_mem", "t_grok", "v_mem", "v_post", "delay", "log_ratio",
+                                      "t_esc_2el", "gamma_fit", "r2_fit", "gamma_window", "t_esc_fit"])
     keep = [c for c in runs.columns if c not in out.columns or c == "key"]
     return runs[keep].merge(out, on="key", how="left")
 

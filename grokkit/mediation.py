@@ -50,7 +50,7 @@ def logit_cells(runs: pd.DataFrame, by: Sequence[str], n_boot: int = 2000) -> pd
         extra.append({"t_mem_median": float(g["t_mem"].dropna().median()) if g["t_mem"].notna().any() else np.nan,
                       "L": float(grokked["logit_scale_grok"].mean()) if len(grokked) else np.nan,
                       "sc_frac_max": float(g["sc_frac_max"].mean()) if "sc_frac_max" in g else np.nan})
-    table = pd.concat([table, pd.DataFrame(extra)], axis=1)
+    table = pd.concat([table, pd.DataFrame(extra, columns=["t_mem_median", "L", "sc_frac_max"])], axis=1)
     table["ln_t"] = np.log(table["t_median"].astype(float))
     return table
 
@@ -176,6 +176,8 @@ def collapse_regression(runs: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0
     if len(cells) < 4:
         return None
     t, e, _ = _seed_matrix(runs, "cell", cells)
+    if t.shape[1] < 2:  # fewer than two seeds in every cell: nothing to regress or resample
+        return None
     full, boot = _paired_medians(t, e, n_boot, seed)
     keep = np.isfinite(full)
     if keep.sum() < 4:
@@ -213,6 +215,8 @@ def fork_ratio(fork: pd.DataFrame, fork_step: int, arms: Sequence[str] = ("lower
     if any((fork["arm"] == a).sum() == 0 for a in arms):
         return None
     t, e, seeds = _seed_matrix(fork, "arm", list(arms), offset=fork_step)
+    if len(seeds) < 2:
+        return None
     full, boot = _paired_medians(t, e, n_boot, seed)
     i_same, i_raised, i_low = arms.index("same"), arms.index("raised"), arms.index("lowered")
     with np.errstate(invalid="ignore", divide="ignore"):
