@@ -178,10 +178,12 @@ def mean_delay_ratio(pairs: Sequence[tuple[pd.DataFrame, pd.DataFrame]], *, time
 
 def exponential_fit(df: pd.DataFrame, x: str, *, time: str = "t_grok"):
     """:func:`grokkit.stats.fit_exponential` of the runs' censored delays against the level ``x``
-    (``ln median T = a + alpha x``); None when fewer than two levels have runs."""
+    (``ln median T = a + alpha x``); None when fewer than two levels have a median (runs, more
+    than half of them grokked)."""
     from .stats import fit_exponential
 
-    if df[x].nunique() < 2:
+    medians = [km_median(*grok_times(g, time)) for _, g in df.groupby(x)] if len(df) else []
+    if np.isfinite(medians).sum() < 2:  # a partial store, or cells more than half censored
         return None
     return fit_exponential(df[x].to_numpy(float), *grok_times(df, time))
 
