@@ -370,6 +370,19 @@ def results_path(results_dir: str | Path | None = None) -> Path:
     return out
 
 
+def and_list(items: Iterable[str]) -> str:
+    """``"a, b and c"`` (prose lists of glued values)."""
+    items = [str(i) for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def device_name(device: str) -> str:
+    """A run record's device in words: ``"cuda:NVIDIA H200"`` is "an NVIDIA H200 GPU",
+    ``"cpu:2 threads"`` is "the CPU"."""
+    kind, _, name = str(device).partition(":")
+    return f"an {name} GPU" if kind == "cuda" and name else ("a GPU" if kind == "cuda" else "the CPU")
+
+
 def read_estimate(chapter: str, claim_prefix: str, results_dir: str | Path | None = None) -> Estimate | None:
     """Our estimate of another chapter's claim, read from its verdict JSON (the row whose claim
     starts with ``claim_prefix``), so that a chapter can build on another's number without
@@ -402,10 +415,13 @@ def _jsonable(obj: Any) -> Any:
 
 # ---------------------------------------------------------------- glue
 class _Text(str):
-    """A string whose repr is itself, so ``{glue:text}`` shows it without quotes."""
+    """A glued string. myst-nb renders ``{glue:text}`` from the ``text/plain`` form through
+    ``ast.literal_eval`` (to strip a string's quotes), so a bare ``30,000`` would come out as the
+    tuple ``(30, 0)`` and ``{1, 2}`` as a set: the plain form is the quoted string, which
+    evaluates back to exactly this text."""
 
     def __repr__(self) -> str:
-        return str(self)
+        return repr(str(self))
 
 
 def glue(name: str, value: Any, fmt: str | None = None) -> None:

@@ -112,3 +112,15 @@ def test_tables_round_each_column_to_its_meaning():
 
 def test_glue_returns_nothing():
     assert report.glue("x", 1.5, ".2f") is None
+
+
+def test_glued_text_survives_myst_nb_literal_eval():
+    """myst-nb renders {glue:text} through ast.literal_eval: '30,000' must not become (30, 0),
+    nor '{1, 1.05}' a set."""
+    pytest.importorskip("myst_nb")
+    from myst_nb.core.variables import format_plain_text
+
+    from grokkit.report import _Text
+
+    for text in ["30,000", "{1, 1.05, 1.1}", "0.85 [0.83, 0.88] / 0.92", "it's \"quoted\"", "7", "n/a"]:
+        assert format_plain_text(repr(_Text(text)), "") == text
