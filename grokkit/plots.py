@@ -637,7 +637,7 @@ def temperature_rescue(cells: pd.DataFrame, recoveries: Mapping[Any, Any], *, gr
     axes[0][0].set_ylabel("median $T_{grok}$ (steps)")
     legend_below(fig, axes[0][0])
     if scale:
-        annotate_scale(axes[0][-1], scale, loc="upper left")
+        annotate_scale(axes[0][-1], scale, loc="lower right")
     return fig
 
 
