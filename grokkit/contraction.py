@@ -88,6 +88,18 @@ def fit_decay(steps: Any, values: Any, t0: float) -> DecayFit:
     return DecayFit(float(A), float(k), float(C), float(t0), r2, int(t.size))
 
 
+def _peak(steps: Any, values: Any, start: float, stop: float) -> tuple[float, float]:
+    """Step and value of the largest finite ``values`` with ``start ≤ step ≤ stop`` (the first
+    such step on ties); NaNs when there is none."""
+    t = np.asarray(steps, dtype=float)
+    v = np.asarray(values, dtype=float)
+    keep = (t >= start) & (t <= stop) & np.isfinite(v)
+    if not keep.any():
+        return float("nan"), float("nan")
+    i = int(np.argmax(v[keep]))
+    return float(t[keep][i]), float(v[keep][i])
+
+
 def _log_slope(t: np.ndarray, v: np.ndarray) -> float:
     """Least-squares slope of ``ln v`` against ``t`` (negative while v shrinks)."""
     if t.size < 2 or np.ptp(t) == 0 or np.any(v <= 0):
@@ -115,6 +127,12 @@ def run_quantities(runs: pd.DataFrame, traces: pd.DataFrame, *, window: float | 
     trace after T_mem (``gamma_fit``, ``r2_fit``), ``t_esc_2el`` = log_ratio / (2ηλ),
     ``t_esc_fit`` = log_ratio / gamma_fit, and, with ``window``, ``gamma_window``: the local
     rate over ``window`` steps after T_mem (what a predictor may use).
+
+    Where ``V`` still grows after memorization, the contraction starts later, at the largest
+    ``V`` of the trace between ``T_mem`` and ``T_grok`` (the end of the run if it did not grok):
+    ``t_peak``, ``v_peak``, ``delay_peak`` (T_grok − t_peak), ``log_ratio_peak`` =
+    ln(V_peak / V_post) and ``t_esc_peak`` = log_ratio_peak / (2ηλ). Where ``V`` shrinks from
+    ``T_mem`` on, these equal the quantities from ``T_mem``.
     ``traces`` is :meth:`grokkit.RunStore.traces` of the same runs.
     """
     by_key = {k: g.sort_values("step") for k, g in traces.groupby("key")} if len(traces) else {}
@@ -128,8 +146,11 @@ def run_quantities(runs: pd.DataFrame, traces: pd.DataFrame, *, window: float | 
         two_el = 2.0 * run["lr"] * run["weight_decay"]
         row["t_esc_2el"] = row["log_ratio"] / two_el if two_el > 0 else np.nan
         row["gamma_fit"] = row["r2_fit"] = row["gamma_window"] = np.nan
+        row["t_peak"] = row["v_peak"] = np.nan
         trace = by_key.get(run["key"])
         if trace is not None and np.isfinite(row["t_mem"]):
+            row["t_peak"], row["v_peak"] = _peak(trace["step"], trace["sq_norm_all"], row["t_mem"],
+                                                 row["t_grok"] if row["grokked"] else np.inf)
             try:
                 fit = fit_decay(trace["step"], trace["sq_norm_all"], row["t_mem"])
                 row["gamma_fit"], row["r2_fit"] = fit.gamma, fit.r2
@@ -138,11 +159,16 @@ def run_quantities(runs: pd.DataFrame, traces: pd.DataFrame, *, window: float | 
             if window:
                 row["gamma_window"] = local_rate(trace["step"], trace["sq_norm_all"], row["t_mem"], window)
         row["t_esc_fit"] = row["log_ratio"] / row["gamma_fit"] if row["gamma_fit"] > 0 else np.nan
+        row["delay_peak"] = row["t_grok"] - row["t_peak"] if row["grokked"] else np.nan
+        ok = np.isfinite(row["v_peak"]) and row["v_peak"] > 0 and np.isfinite(row["v_post"]) and row["v_post"] > 0
+        row["log_ratio_peak"] = math.log(row["v_peak"] / row["v_post"]) if ok else np.nan
+        row["t_esc_peak"] = row["log_ratio_peak"] / two_el if two_el > 0 else np.nan
         rows.append(row)
     out = pd.DataFrame(rows, columns=["key", "grokked", "t_mem", "t_grok", "v_mem", "v_post", "delay", "log_ratio",
-                                      "t_esc_2el", "gamma_fit", "r2_fit", "gamma_window", "t_esc_fit"])
+                                      "t_esc_2el", "gamma_fit", "r2_fit", "gamma_window", "t_esc_fit", "t_peak",
+                                      "v_peak", "delay_peak", "log_ratio_peak", "t_esc_peak"])
     keep = [c for c in runs.columns if c not in out.columns or c == "key"]
-    return runs[keep].merge(out, on="key", how="left")
+    return runs[keep].merge(out.drop_duplicates("key"), on="key", how="left")
 
 
 @dataclass(frozen=True)

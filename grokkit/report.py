@@ -383,16 +383,23 @@ def device_name(device: str) -> str:
     return f"an {name} GPU" if kind == "cuda" and name else ("a GPU" if kind == "cuda" else "the CPU")
 
 
-def read_estimate(chapter: str, claim_prefix: str, results_dir: str | Path | None = None) -> Estimate | None:
+def read_estimate(chapter: str, claim_prefix: str, results_dir: str | Path | None = None, *,
+                  part: str | None = None) -> Estimate | None:
     """Our estimate of another chapter's claim, read from its verdict JSON (the row whose claim
-    starts with ``claim_prefix``), so that a chapter can build on another's number without
-    retyping it. None when that chapter has not been run or the row has no estimate."""
+    starts with ``claim_prefix``; with ``part``, that named part of a many-part row), so that a
+    chapter can build on another's number without retyping it. None when that chapter has not
+    been run or the row (or part) has no estimate."""
     path = results_path(results_dir) / f"{chapter}.json"
     if not path.exists():
         return None
     for row in json.loads(path.read_text()).get("rows", []):
-        ours = row.get("judgement", {}).get("ours")
-        if row.get("claim", "").startswith(claim_prefix) and ours:
+        if not row.get("claim", "").startswith(claim_prefix):
+            continue
+        judgement = row.get("judgement", {})
+        if part is not None:
+            judgement = next((p for p in judgement.get("parts") or [] if p.get("name") == part), {})
+        ours = judgement.get("ours")
+        if ours:
             return Estimate(ours["value"], ours["lo"], ours["hi"], ours.get("ci", 0.95))
     return None
 

@@ -391,11 +391,13 @@ class Design:
     def table(self, experiment: str, labels: Iterable[str] = ()) -> pd.DataFrame:
         """The runs of one experiment: its labels, then every run column (missing runs left out).
 
-        ``labels`` names label columns that must exist even when the experiment has no runs.
+        ``labels`` names label columns that must exist even when the experiment has no runs. A run
+        filed twice under one experiment with the same labels (two scans sharing a cell) is one row.
         """
         if self._runs is None:
             raise RuntimeError("call Design.run() before Design.table()")
         tags = pd.DataFrame([{"key": c.key, **lab} for c, lab in self.experiments.get(experiment, [])])
+        tags = tags.drop_duplicates(ignore_index=True)
         for name in ("key", *labels):
             if name not in tags.columns:
                 tags[name] = pd.Series(dtype=object if name == "key" else float)

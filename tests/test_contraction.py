@@ -118,3 +118,21 @@ def test_explain_predicts_one_run_from_its_trace_and_ignores_what_comes_later():
     assert fixed.gamma == pytest.approx(0.002)
     with pytest.raises(ValueError, match="t_mem"):
         pred.explain(steps, v, 6000, 1e-3, 1.0)
+
+
+def test_run_quantities_clock_the_contraction_from_the_peak_after_memorization():
+    t = np.arange(0, 3000, 10.0)
+    v = np.where(t < 1000, 2000.0 + t, 3000.0 * np.exp(-0.001 * (t - 1000)))  # grows past T_mem, then shrinks
+    v[t > 2500] = 1e9  # after T_grok: not a peak of the run
+    traces = pd.DataFrame({"key": ["a"] * t.size + ["b"] * t.size, "step": np.r_[t, t],
+                           "sq_norm_all": np.r_[v, _decay(t)]})
+    runs = pd.DataFrame({"key": ["a", "b"], "lr": 1e-3, "weight_decay": 1.0, "t_mem": [400.0, 800.0],
+                         "t_grok": [2500.0, 2000.0], "sq_norm_all_mem": [2400.0, 3850.0],
+                         "sq_norm_all_final": [1500.0, 300.0], "status": "grokked"})
+    q = ct.run_quantities(runs, traces).set_index("key")
+    assert q.loc["a", "t_peak"] == 1000 and q.loc["a", "v_peak"] == pytest.approx(3000.0)
+    assert q.loc["a", "delay_peak"] == 1500 and q.loc["a", "delay"] == 2100
+    assert q.loc["a", "t_esc_peak"] == pytest.approx(math.log(2) / 0.002)
+    # V shrinks from T_mem on: the peak is T_mem itself and both clocks agree
+    assert q.loc["b", "t_peak"] == 800 and q.loc["b", "delay_peak"] == q.loc["b", "delay"]
+    assert q.loc["b", "log_ratio_peak"] == pytest.approx(math.log(q.loc["b", "v_peak"] / 300.0))

@@ -91,6 +91,10 @@ def test_verdicts_table_json_and_compact_view(tmp_path):
     row = data["rows"][0]
     assert row["reason"].startswith("paper 7.64 inside") and row["judgement"]["ours"]["lo"] == 7.61
     assert data["rows"][1]["judgement"]["parts"][0]["name"] == "a"
+    assert report.read_estimate("09_example", "alp", tmp_path) == est(7.77, 7.61, 7.90)
+    assert report.read_estimate("09_example", "parts", tmp_path, part="a") == est(2, 1.9, 2.1)
+    assert report.read_estimate("09_example", "parts", tmp_path, part="b") is None
+    assert report.read_estimate("09_example", "parts", tmp_path) is None  # the row itself has no estimate
     html = V.compact()._repr_html_()
     assert "scale" not in html and "inside our CI" in html and "&lt;" not in html.replace("&lt;/", "")
 

@@ -77,6 +77,10 @@ def test_design_labels(tmp_path):
     d.run(store=tmp_path, progress=False)
     assert len(RunStore(tmp_path).keys()) == 2
     assert list(d.table("a")["arm"]) == ["x", "x"] and list(d.table("b")["arm"]) == ["y", "y"]
+    d.add("a", paper1(**TINY, seed=0), arm="x")  # filed again by a second scan through the same cell
+    d.add("a", paper1(**TINY, seed=0), arm="z")  # ... but other labels: a row of its own
+    d.run(store=tmp_path, progress=False)
+    assert sorted(d.table("a")["arm"]) == ["x", "x", "z"]
 
 
 def test_forked_arms_through_sweep(tmp_path):
