@@ -5,7 +5,9 @@ wait for work. When two trainings share a machine (a sweep in the background, a
 test suite), spinning threads steal the cores that would do the work: measured
 here, 5x slower. ``OMP_WAIT_POLICY=PASSIVE`` lets them sleep; grokkit sets it (if
 unset) before torch is imported. It must be set before torch loads, so it has no
-effect when torch was imported before grokkit.
+effect when torch was imported before grokkit. Sleeping costs each parallel region a
+wake-up, which on a quiet machine makes one OpenMP team slower; grokkit's CPU batches
+avoid teams altogether by splitting the runs across threads (:mod:`grokkit.threads`).
 
 **Allocator.** Keep glibc's allocator from returning memory to the OS after every step.
 
@@ -31,10 +33,17 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 
+#: True when grokkit, not the user, set ``OMP_WAIT_POLICY`` (a child process that should run as a
+#: plain PyTorch script would, such as the benchmark's plain loop, leaves it out of its environment).
+openmp_policy_set_here = False
+
+
 def tune_openmp() -> None:
     """Default OpenMP threads to sleeping, not spinning, while they wait (see module docstring)."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    global openmp_policy_set_here
+    if "torch" not in sys.modules and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        openmp_policy_set_here = True
 
 
 def tune_malloc() -> bool:

@@ -2,9 +2,11 @@
 
 For every model the book trains, at its paper's size, it prints for N = 1, 16 and 64 runs:
 
-* run-steps per second of grokkit's batched trainer;
+* run-steps per second of grokkit's batched trainer (on the CPU, the batch split into run
+  shards across threads as a sweep splits it, :mod:`grokkit.threads`);
 * run-steps per second of the same runs trained one after another by the plain PyTorch
-  loop that model's paper uses (``nn.Module`` + ``torch.optim.AdamW``);
+  loop that model's paper uses (``nn.Module`` + ``torch.optim.AdamW``), timed in a child
+  process that runs as a plain script would (OpenMP's default wait policy);
 * their ratio;
 * the fraction of a float32 matmul peak each achieves, counting the matmul FLOPs each
   actually performs (``torch.utils.flop_counter`` on one step), with the peak measured in
@@ -25,6 +27,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -34,8 +39,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import _process
 from .config import RunConfig, paper1, paper3
 from .tasks import make_run_data
+from .threads import StepPool, shard_count, split_runs
 from .train import Trainer, resolve_device
 
 
@@ -201,14 +208,37 @@ def _best_rate(step: Callable[[], None], n_runs: int, steps: int, repeats: int, 
     return best
 
 
-def _grokkit_step(configs: list[RunConfig], device: torch.device) -> Callable[[], None]:
-    trainer = Trainer(configs, device)
+class _GrokkitStep:
+    """One training step of a grokkit batch, split into run shards as a sweep splits it
+    (:mod:`grokkit.threads`); call :meth:`close` when done."""
 
-    def step() -> None:
-        trainer._train_step()
-        trainer.step += 1
+    def __init__(self, configs: list[RunConfig], device: torch.device) -> None:
+        shards = split_runs(configs, shard_count(len(configs), device))
+        self.trainers = [Trainer(s, device) for s in shards]
+        self.pool = StepPool(len(shards)) if len(shards) > 1 else None
+        self.steps = [self._stepper(t) for t in self.trainers]
 
-    return step
+    @staticmethod
+    def _stepper(trainer: Trainer) -> Callable[[], None]:
+        def step() -> None:
+            trainer._train_step()
+            trainer.step += 1
+
+        return step
+
+    def __call__(self) -> None:
+        if self.pool is None:
+            self.steps[0]()
+        else:
+            self.pool.map(self.steps)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def _grokkit_step(configs: list[RunConfig], device: torch.device) -> _GrokkitStep:
+    return _GrokkitStep(configs, device)
 
 
 def bench_plain(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
@@ -219,10 +249,29 @@ def bench_plain(case: Case, n_runs: int, steps: int, device: torch.device, repea
     return n_runs * steps / total
 
 
+def bench_plain_as_script(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
+    """:func:`bench_plain` in a child process that runs as a plain PyTorch script does: torch
+    imported before grokkit, so OpenMP keeps its default wait policy (grokkit makes its own
+    OpenMP threads sleep while they wait, :mod:`grokkit._process`, which slows a plain loop)."""
+    env = dict(os.environ)
+    if _process.openmp_policy_set_here:
+        env.pop("OMP_WAIT_POLICY", None)
+    code = ("import torch\nfrom grokkit import bench\n"
+            f"print(bench.bench_plain(bench.CASES[{case.name!r}], {n_runs}, {steps}, "
+            f"torch.device({str(device)!r}), {repeats}))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"the plain loop's process failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def bench_grokkit(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
     """Run-steps per second of ``n_runs`` runs trained as one grokkit batch."""
-    configs = [case.config(s) for s in range(n_runs)]
-    return _best_rate(_grokkit_step(configs, device), n_runs, steps, repeats, device)
+    step = _grokkit_step([case.config(s) for s in range(n_runs)], device)
+    try:
+        return _best_rate(step, n_runs, steps, repeats, device)
+    finally:
+        step.close()
 
 
 def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats: int, device: torch.device,
@@ -234,7 +283,7 @@ def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats
     print(f"\n== {case.name}: {case.label}")
     print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:,.0f} M, plain {f_plain / 1e6:,.0f} M; "
           f"ceiling at 100 % of peak: grokkit {peak / f_gk:,.0f} run-steps/s, plain {peak / f_plain:,.0f}")
-    plain = bench_plain(case, plain_runs, steps, device, repeats)
+    plain = bench_plain_as_script(case, plain_runs, steps, device, repeats)
     print(f"{'N':>4} {'grokkit run-steps/s':>20} {'plain run-steps/s':>18} {'ratio':>7} "
           f"{'grokkit % peak':>15} {'plain % peak':>13}")
     for n in runs:

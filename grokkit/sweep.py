@@ -180,9 +180,12 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
         run_steps[0] += steps
         bar.update(1)
 
-    def update(trainer: Trainer) -> None:
-        rate = (run_steps[0] + trainer.step * trainer.n_active) / max(1e-9, time.perf_counter() - started)
-        bar.set_postfix(in_flight=trainer.n_active, step=trainer.step, run_steps_s=f"{rate:.0f}", refresh=False)
+    def update(trainers: list[Trainer]) -> None:
+        in_flight = sum(t.n_active for t in trainers)
+        done = run_steps[0] + sum(t.step * t.n_active for t in trainers)
+        rate = done / max(1e-9, time.perf_counter() - started)
+        bar.set_postfix(in_flight=in_flight, step=max(t.step for t in trainers), run_steps_s=f"{rate:.0f}",
+                        refresh=False)
 
     try:
         if parallel:
@@ -198,16 +201,64 @@ def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, call
     """Train the runs of ``batch`` that the store still lacks, saving each as it finishes.
 
     ``finished(steps)`` is called once per run of the batch (with 0 for a run that another
-    sweep stored meanwhile); ``callback(trainer)`` after every evaluation.
+    sweep stored meanwhile); ``callback(trainers)`` after every evaluation, with the trainers
+    of the batch's shards (:mod:`grokkit.threads`: on the CPU a batch is split by runs across
+    threads).
     """
     fresh = [c for c in batch if c.key not in store]
     for _ in range(len(batch) - len(fresh)):
         finished(0)
-    if not fresh:
-        return
-    for result in _batch_trainer(fresh, store.save, device).run(callback=callback):
-        store.save(result)
-        finished(result.summary["final_step"])
+    if fresh:
+        _train_sharded(fresh, store.save, device, finished, callback)
+
+
+def _shards(runs: list[RunConfig], device) -> list[list[RunConfig]]:
+    """``runs`` (one batch) split into :mod:`grokkit.threads` shards; forked arms that start from
+    one pre-fork run stay in one shard, so that run is trained once."""
+    from .threads import shard_count, split_runs
+
+    groups: dict[str, list[RunConfig]] = defaultdict(list)
+    for c in runs:
+        groups[c.prefork().key if c.fork_step else c.key].append(c)
+    units = list(groups.values())
+    return [sum(shard, []) for shard in split_runs(units, shard_count(len(units), device))]
+
+
+def _train_sharded(runs: list[RunConfig], save, device, finished=None, callback=None) -> None:
+    """Train ``runs`` (one batch) as :mod:`grokkit.threads` shards; ``save`` gets every finished
+    run (and pre-fork run), ``finished(steps)`` each requested run as it finishes, and
+    ``callback(trainers)`` is called after every evaluation of any shard. Calls are serialized."""
+    import threading
+
+    from .threads import in_shards
+    from .train import resolve_device
+
+    dev = resolve_device(device)
+    lock = threading.Lock()
+    live: dict[int, Trainer] = {}
+
+    def locked_save(result) -> None:
+        with lock:
+            save(result)
+
+    def shard(i: int, cfgs: list[RunConfig], team) -> None:
+        trainer = _batch_trainer(cfgs, locked_save, dev)
+        live[i] = trainer
+
+        def each_eval(_trainer) -> None:
+            team.widen_if_alone()
+            if callback is not None:
+                with lock:
+                    callback(list(live.values()))
+
+        for result in trainer.run(callback=each_eval):
+            with lock:
+                save(result)
+                if finished is not None:
+                    finished(result.summary["final_step"])
+
+    shards = _shards(runs, dev)
+    in_shards([lambda team, i=i, cfgs=cfgs: shard(i, cfgs, team) for i, cfgs in enumerate(shards)])
 
 
 # ------------------------------------------------------------------ worker processes
@@ -275,9 +326,7 @@ def train_batch_records(batch: list[RunConfig], device: str | None = "auto") -> 
     from .store import make_record
 
     records: list[dict] = []
-    save = lambda result: records.append(make_record(result))  # noqa: E731
-    for result in _batch_trainer(batch, save, device).run():
-        save(result)
+    _train_sharded(batch, lambda result: records.append(make_record(result)), device)
     return records
 
 
