@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
+import uuid
 import warnings
 from collections import defaultdict
 from concurrent.futures import Executor
@@ -228,21 +230,23 @@ def _train_sharded(runs: list[RunConfig], save, device, finished=None, callback=
     """Train ``runs`` (one batch) as :mod:`grokkit.threads` shards; ``save`` gets every finished
     run (and pre-fork run), ``finished(steps)`` each requested run as it finishes, and
     ``callback(trainers)`` is called after every evaluation of any shard. Calls are serialized."""
-    import threading
+    import torch
 
     from .threads import in_shards
     from .train import resolve_device
 
     dev = resolve_device(device)
     lock = threading.Lock()
-    live: dict[int, Trainer] = {}
+    live: dict[int, "Trainer"] = {}
+    shards = _shards(runs, dev)
+    shard_of = (uuid.uuid4().hex[:12], torch.get_num_threads()) if len(shards) > 1 else None
 
     def locked_save(result) -> None:
         with lock:
             save(result)
 
     def shard(i: int, cfgs: list[RunConfig], team) -> None:
-        trainer = _batch_trainer(cfgs, locked_save, dev)
+        trainer = _batch_trainer(cfgs, locked_save, dev, shard_of)
         live[i] = trainer
 
         def each_eval(_trainer) -> None:
@@ -257,7 +261,6 @@ def _train_sharded(runs: list[RunConfig], save, device, finished=None, callback=
                 if finished is not None:
                     finished(result.summary["final_step"])
 
-    shards = _shards(runs, dev)
     in_shards([lambda team, i=i, cfgs=cfgs: shard(i, cfgs, team) for i, cfgs in enumerate(shards)])
 
 
@@ -322,12 +325,14 @@ class SweepError(RuntimeError):
 
 def train_batch_records(batch: list[RunConfig], device: str | None = "auto") -> list[dict]:
     """Train one batch wherever this is called (a remote worker) and return the records of its
-    finished runs (:func:`grokkit.store.make_record`; for forked arms, their pre-fork runs too)."""
+    finished runs in the order of ``batch`` (:func:`grokkit.store.make_record`; for forked arms, their
+    pre-fork runs first)."""
     from .store import make_record
 
     records: list[dict] = []
     _train_sharded(batch, lambda result: records.append(make_record(result)), device)
-    return records
+    order = {c.key: i for i, c in enumerate(batch)}  # pre-fork runs first, then the batch's order
+    return sorted(records, key=lambda r: order.get(r["key"], -1))
 
 
 def _train_on_executor(batches: list[list[RunConfig]], store: RunStore, executor: Executor, device, bar) -> None:
@@ -355,23 +360,35 @@ def _train_on_executor(batches: list[list[RunConfig]], store: RunStore, executor
                          f"and running the sweep again trains what is missing. First error: {failed[0][1]!r}")
 
 
-def _batch_trainer(batch: list[RunConfig], save, device) -> "Trainer":
-    """The trainer of one batch: forked arms start from their pre-fork runs (which ``save`` gets)."""
+def _batch_trainer(batch: list[RunConfig], save, device, shard_of: tuple[str, int] | None = None) -> "Trainer":
+    """The trainer of one batch: forked arms start from their pre-fork runs (which ``save`` gets).
+
+    ``shard_of`` (batch id, process threads): the batch is one run shard of a larger batch
+    (:func:`_train_sharded`); its records carry that batch's id and the process's threads, so
+    that :mod:`grokkit.costs` counts the shards' concurrent wall time once, on all threads."""
     from .train import Trainer
 
-    return _forked_trainer(batch, save, device) if batch[0].fork_step else Trainer(batch, device)
+    if batch[0].fork_step:
+        return _forked_trainer(batch, save, device, shard_of)
+    return _as_shard(Trainer(batch, device), shard_of)
 
 
-def _forked_trainer(arms: list[RunConfig], save, device) -> "Trainer":
+def _as_shard(trainer: "Trainer", shard_of: tuple[str, int] | None, phase: str = "") -> "Trainer":
+    if shard_of is not None:
+        trainer.batch_id, trainer.process_threads = shard_of[0] + phase, shard_of[1]
+    return trainer
+
+
+def _forked_trainer(arms: list[RunConfig], save, device, shard_of: tuple[str, int] | None = None) -> "Trainer":
     """Train the arms' free pre-fork runs to the fork step, ``save`` them, and fork the arms."""
     from .train import Trainer
 
     bases = list({a.prefork().key: a.prefork() for a in arms}.values())
-    base = Trainer(bases, device)
+    base = _as_shard(Trainer(bases, device), shard_of, "-prefork")  # a batch of its own before the arms'
     for result in base.run(snapshot_at=arms[0].fork_step):
         save(result)
     assert base.snapshot is not None
-    return Trainer.fork(base.snapshot, arms)
+    return _as_shard(Trainer.fork(base.snapshot, arms), shard_of)
 
 
 class Design:

@@ -159,6 +159,7 @@ class Trainer:
         self._last_eval = -1  # the step count evaluated last (a fork starts after its snapshot's evaluation)
         self.started = time.perf_counter()
         self.batch_id = uuid.uuid4().hex[:12]  # shared by the records of one batch (costs, provenance)
+        self.process_threads: int | None = None  # a run shard's process threads (grokkit.threads), for provenance
         self.n_start = len(configs)
         if not _build:
             return
@@ -443,7 +444,7 @@ class Trainer:
             "grokkit": __version__,
             "results_version": RESULTS_VERSION,
             "torch": torch.__version__,
-            "device": _device_name(self.device),
+            "device": _device_name(self.device, self.process_threads),
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - self.started, 2),
             "batch_runs": self.n_start,
@@ -452,10 +453,10 @@ class Trainer:
         return RunResult(run.cfg, summary, h, provenance, run.trace)
 
 
-def _device_name(device: torch.device) -> str:
+def _device_name(device: torch.device, threads: int | None = None) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{torch.get_num_threads()} threads"
+    return f"cpu:{threads or torch.get_num_threads()} threads"
 
 
 def train(configs: Sequence[RunConfig], device: str | torch.device | None = "auto") -> list[RunResult]:

@@ -59,6 +59,10 @@ def test_sharded_sweep_equals_one_batch(tmp_path, monkeypatch, clamp):
     for key in one:
         assert one[key][0] == three[key][0], key  # summaries, exactly
         assert one[key][1] == three[key][1], key  # trajectories, exactly
+    # the shards are one batch for the cost accounting: one id, the process's threads
+    prov = [RunStore(tmp_path / "three").load(k)["provenance"] for k in three]
+    assert len({p["batch_id"] for p in prov}) == 1
+    assert {p["device"] for p in prov} == {f"cpu:{torch.get_num_threads()} threads"}
 
 
 def test_forked_arms_stay_with_their_prefork_run(monkeypatch):
