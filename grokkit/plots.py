@@ -321,10 +321,12 @@ def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence
 
 def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, reference: float | None = None,
                   reference_label: str = "free control", xlabel: str = r"$\rho$", scale: str = "",
-                  fits: Sequence[Any] | None = None) -> plt.Figure:
+                  fits: Sequence[Any] | None = None, paper: Sequence[Mapping[float, float] | None] | None = None,
+                  paper_label: str = "paper") -> plt.Figure:
     """Median T_grok against a level for several arms (``(cells, label, colour)``), on a log
     axis, with a horizontal reference line (the free control's median); ``fits`` (one per arm,
-    or None) adds each arm's fitted exponential, its exponent in the legend."""
+    or None) adds each arm's fitted exponential, its exponent in the legend; ``paper`` (one
+    ``{level: T}`` per arm, or None) the paper's values as crosses in the arm's colour."""
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
     for i, (cells, lab, c) in enumerate(arms):
         f = fits[i] if fits is not None and i < len(fits) else None
@@ -332,6 +334,12 @@ def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, refe
             lab = f"{lab}: α = {f.alpha.value:.2f}"
         if len(cells):
             medians_vs_level(cells, x, ax=ax, color=c, label=lab, fit=f)
+        ref = paper[i] if paper is not None and i < len(paper) else None
+        if ref:
+            xs, ys = zip(*sorted(ref.items()))
+            ax.plot(xs, ys, ls="none", marker="x", ms=7, mew=1.6, color=c, zorder=5)
+    if paper is not None and any(paper):
+        ax.plot([], [], ls="none", marker="x", ms=7, mew=1.6, color="0.3", label=paper_label)
     if reference is not None and np.isfinite(reference):
         ax.axhline(reference, color="k", ls="--", lw=1, label=reference_label)
     ax.set_xlabel(xlabel)
@@ -694,24 +702,38 @@ def relative_norms(runs: pd.DataFrame, by: str, columns: Mapping[str, str], *, x
     return fig
 
 
-def scaled_delay(points: pd.DataFrame, hue: str, *, paper_ratio: float | None = None, scale: str = "") -> plt.Figure:
+def scaled_delay(points: pd.DataFrame, hue: str, *, paper_ratio: float | None = None, scale: str = "",
+                 from_peak: bool = False) -> plt.Figure:
     """Paper 3's law with the rates divided out: each grokked run's delay times 2ηλ against
     ln(V_mem / V_post), coloured by ``hue`` (a label column). On the diagonal, the delay equals
-    the escape time ln(V_mem / V_post) / (2ηλ); ``paper_ratio`` draws escape time = ratio × delay."""
+    the escape time ln(V_mem / V_post) / (2ηλ); ``paper_ratio`` draws escape time = ratio × delay.
+    ``from_peak`` adds each run clocked from V's peak after memorization (hollow markers:
+    ``log_ratio_peak`` against ``delay_peak`` times 2ηλ)."""
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
-    for c, (lab, g) in zip(sns.color_palette("colorblind", points[hue].nunique()), points.groupby(hue, sort=False)):
-        ax.scatter(g["log_ratio"], g["delay"] * 2 * g["lr"] * g["weight_decay"], color=c, s=24, edgecolor="k",
-                   linewidth=0.4, label=lab)
-    hi = float(np.nanmax(points["log_ratio"])) * 1.1 if len(points) else 1.0
-    xs = np.array([0.0, hi])
+    rate = 2 * points["lr"] * points["weight_decay"]
+    palette = sns.color_palette("colorblind", points[hue].nunique())
+    for c, (lab, g) in zip(palette, points.groupby(hue, sort=False)):
+        ax.scatter(g["log_ratio"], g["delay"] * rate[g.index], color=c, s=24, edgecolor="k", linewidth=0.4,
+                   label=lab)
+        if from_peak:
+            ax.scatter(g["log_ratio_peak"], g["delay_peak"] * rate[g.index], facecolors="none", edgecolors=c,
+                       s=30, linewidth=1.1)
+    if from_peak and len(points):
+        ax.scatter([], [], facecolors="none", edgecolors="0.3", s=30, label="from V's peak (same colours)")
+    xcols = ["log_ratio", "log_ratio_peak"] if from_peak else ["log_ratio"]
+    xv = points[xcols].to_numpy(dtype=float) if len(points) else np.array([0.0, 1.0])
+    lo, hi = min(0.0, float(np.nanmin(xv))), float(np.nanmax(xv)) * 1.1
+    xs = np.array([lo, max(hi, 1e-9)])
     ax.plot(xs, xs, color=PAPER, ls="--", lw=1.1, label="escape time = delay")
     if paper_ratio:
         ax.plot(xs, xs / paper_ratio, color="0.5", ls=":", lw=1.1, label=f"escape time = {paper_ratio:.2f} × delay")
-    ax.set_xlabel(r"$\ln(V_{mem} / V_{post})$")
+    ax.set_xlabel(r"$\ln(V_{mem} / V_{post})$" + (r" (filled), $\ln(V_{peak} / V_{post})$ (hollow)" if from_peak else ""))
     ax.set_ylabel(r"delay $\times\ 2\eta\lambda$")
+    top = ax.get_ylim()[1]
+    ax.set_ylim(top=top * 1.25)
     legend_outside(ax)
     if scale:
-        annotate_scale(ax, scale)
+        annotate_scale(ax, scale, loc="upper left")
     return fig
 
 
