@@ -17,7 +17,7 @@ from grokkit.params import notebook_parameters, notebook_presets
 NOTEBOOKS = chapter_notebooks()
 HIDDEN = {"hide-input", "remove-input", "remove-cell"}
 #: The code a reader sees: at most this many lines per cell, of at most this many characters.
-MAX_LINES, MAX_CHARS = 14, 88
+MAX_LINES, MAX_CHARS = 14, 78  # 78: what the rendered code box shows at a 1280-pixel window without scrolling
 
 
 def _cells(nb):
