@@ -42,7 +42,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import _process
 from .config import RunConfig, paper1, paper3
 from .tasks import make_run_data
-from .threads import StepPool, shard_count, split_runs
+from .sweep import shard_batch
+from .threads import StepPool
 from .train import Trainer, resolve_device
 
 
@@ -213,7 +214,7 @@ class _GrokkitStep:
     (:mod:`grokkit.threads`); call :meth:`close` when done."""
 
     def __init__(self, configs: list[RunConfig], device: torch.device) -> None:
-        shards = split_runs(configs, shard_count(len(configs), device))
+        shards = shard_batch(configs, device)
         self.trainers = [Trainer(s, device) for s in shards]
         self.pool = StepPool(len(shards)) if len(shards) > 1 else None
         self.steps = [self._stepper(t) for t in self.trainers]

@@ -214,9 +214,10 @@ def _train_batch(batch: list[RunConfig], store: RunStore, device, finished, call
         _train_sharded(fresh, store.save, device, finished, callback)
 
 
-def _shards(runs: list[RunConfig], device) -> list[list[RunConfig]]:
-    """``runs`` (one batch) split into :mod:`grokkit.threads` shards; forked arms that start from
-    one pre-fork run stay in one shard, so that run is trained once."""
+def shard_batch(runs: list[RunConfig], device) -> list[list[RunConfig]]:
+    """``runs`` (one batch) split into :mod:`grokkit.threads` shards as a sweep trains them (the
+    benchmark splits its batches the same way); forked arms that start from one pre-fork run stay
+    in one shard, so that run is trained once."""
     from .threads import shard_count, split_runs
 
     groups: dict[str, list[RunConfig]] = defaultdict(list)
@@ -238,7 +239,7 @@ def _train_sharded(runs: list[RunConfig], save, device, finished=None, callback=
     dev = resolve_device(device)
     lock = threading.Lock()
     live: dict[int, "Trainer"] = {}
-    shards = _shards(runs, dev)
+    shards = shard_batch(runs, dev)
     shard_of = (uuid.uuid4().hex[:12], torch.get_num_threads()) if len(shards) > 1 else None
 
     def locked_save(result) -> None:

@@ -3,16 +3,14 @@ the whole batch computes, keeps forked arms with their pre-fork run, and fails c
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 import pytest
 import torch
 
 from grokkit import RunStore, paper1, sweep
+from grokkit.sweep import shard_batch
 from grokkit.threads import StepPool, in_shards, shard_count, split_runs
-
-sweep_mod = importlib.import_module("grokkit.sweep")
 
 TINY = dict(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=300, eval_schedule="every:50")
 
@@ -69,7 +67,7 @@ def test_forked_arms_stay_with_their_prefork_run(monkeypatch):
     monkeypatch.setenv("GROKKIT_SHARDS", "2")
     base = [paper1(**TINY, seed=s) for s in range(3)]
     arms = [b.replace(fork_step=100, clamp_start=100, clamp_scale=x) for b in base for x in (0.9, 1.1)]
-    shards = sweep_mod._shards(arms, torch.device("cpu"))
+    shards = shard_batch(arms, torch.device("cpu"))
     assert len(shards) == 2 and sorted(len(s) for s in shards) == [2, 4]
     for shard in shards:
         bases = {a.prefork().key for a in shard}
