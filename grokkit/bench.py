@@ -17,6 +17,9 @@ full batch, norm clamp on), ``attn`` and ``attn-noln`` (paper 1's one-layer atte
 with and without its parameter-free LayerNorms, p = 59, full batch) and ``encoder`` (paper 3's
 post-LN encoder, p = 97, minibatches of 512 drawn with replacement).
 
+On the CPU, grokkit's fused kernels (:mod:`grokkit.kernels`) are used where they build; the
+header line says whether they are on, and ``GROKKIT_KERNELS=0`` times the step without them.
+
 Ratios, not seconds, are the point: absolute speed depends on the machine. Every figure is the
 best of ``--repeats`` timings (like ``timeit``): on a shared CPU the small steps of one run are
 noisy. Options: ``--models``, ``--runs 1 16 64``, ``--steps`` (timed steps per measurement),
@@ -39,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import _process
+from . import _process, kernels
 from .config import RunConfig, paper1, paper3
 from .tasks import make_run_data
 from .sweep import shard_batch
@@ -308,8 +311,9 @@ def main(argv: list[str] | None = None) -> None:
             ap.error(f"--{name}: must be positive integers, got {value}")
     device = resolve_device(args.device)
     peak = matmul_peak(device)
+    fused = "on" if device.type == "cpu" and kernels.compiled() is not None else "off"
     print(f"grokkit bench: device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
-          f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s")
+          f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s; fused CPU kernels {fused}")
     for name in args.models:
         bench_case(CASES[name], args.runs, args.steps, args.plain_runs, args.repeats, device, peak)
 

@@ -39,6 +39,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .config import RunConfig
 from .tasks import n_classes
 
@@ -151,13 +152,17 @@ class MLP(Model):
         pre-activation is the sum of two rows of it (an ``embedding_bag``). The hidden layer,
         the loss and their gradients are computed a few runs at a time, so the ``[runs, M, H]``
         activations stay in cache between the passes that read them, in buffers kept from
-        call to call. The gradients are such buffers too: valid until the next call.
+        call to call. The gradients are such buffers too: valid until the next call. In float32,
+        the passes over the hidden layer and the cross-entropy are fused CPU kernels where they
+        build (:mod:`grokkit.kernels`: the embedding sum, GELU and its slope in one pass; the
+        slope times the incoming gradient, scattered back into the table, in another).
         """
         E, W1, b1, W2, b2 = (params[k] for k in ("E", "W1", "b1", "W2", "b2"))
         n, p, d = E.shape
         hid, m, c = W1.shape[-1], x.shape[1], W2.shape[-1]
         cp = c + (-c % 16)  # an aligned width for the skinny matmuls (see forward)
         buf = self._buffer
+        fused = kernels.compiled() if kernels.enabled(E) else None
         grads = {k: buf("d" + k, v.shape, v) for k, v in params.items()}
         E2 = E.unsqueeze(1).expand(n, 2, p, d).reshape(2 * n, p, d)  # E twice per run
         table = torch.bmm(E2, W1.view(2 * n, d, hid), out=buf("table", (2 * n, p, hid), E))
@@ -178,14 +183,23 @@ class MLP(Model):
         for lo in range(0, n, k):
             s, ex = slice(lo, min(n, lo + k)), slice(lo * m, min(n, lo + k) * m)
             nk = s.stop - lo
-            pre = F.embedding_bag(bags[ex], table.view(-1, hid), mode="sum").view(nk, m, hid)
-            act = torch.ops.aten.gelu.out(pre, out=buf("act", (k, m, hid), E)[:nk])
+            act = buf("act", (k, m, hid), E)[:nk]
+            if fused is not None:  # act and GELU's slope in one pass (grokkit.kernels)
+                slope = buf("slope", (k, m, hid), E)[:nk]
+                fused.hidden_forward(table.view(-1, hid), bags[ex], act, slope)
+            else:
+                pre = F.embedding_bag(bags[ex], table.view(-1, hid), mode="sum").view(nk, m, hid)
+                torch.ops.aten.gelu.out(pre, out=act)
             h = act
             if self.cfg.layernorm:
                 h, mean, rstd = torch.native_layer_norm(act, [hid], None, None, 1e-5)
-            z = torch.baddbmm(b2z[s], h, W2z[s], out=buf("z", (k, m, cp), E)[:nk])[..., :c]
+            zp = torch.baddbmm(b2z[s], h, W2z[s], out=buf("z", (k, m, cp), E)[:nk])
+            z = zp[..., :c]
             target = y[s].unsqueeze(-1)
-            if loss == "ce":  # dz = (softmax(z) - onehot(y)) / M, as autograd computes it
+            if loss == "ce" and fused is not None:  # the same, in one pass
+                dz = buf("dz", (k, m, c), E)[:nk]
+                fused.cross_entropy(zp, c, y[s].contiguous(), per_run[s], dz)
+            elif loss == "ce":  # dz = (softmax(z) - onehot(y)) / M, as autograd computes it
                 logp = torch.log_softmax(z, dim=-1)
                 per_run[s] = -logp.gather(-1, target).squeeze(-1).mean(dim=1)
                 g = buf("g", (k, m, c), E)[:nk].zero_().scatter_(-1, target, -1.0 / m)
@@ -203,8 +217,11 @@ class MLP(Model):
             if self.cfg.layernorm:
                 dh = torch.ops.aten.native_layer_norm_backward(dh, act, [hid], mean, rstd, None, None,
                                                                [True, False, False])[0]
-            dpre = torch.ops.aten.gelu_backward.grad_input(dh, pre, grad_input=dh).view(-1, hid)
-            dtable.view(-1, hid).index_add_(0, bags[ex, 0], dpre).index_add_(0, bags[ex, 1], dpre)
+            if fused is not None:
+                fused.hidden_backward(dh.contiguous(), slope, bags[ex], dtable.view(-1, hid), m)
+            else:
+                dpre = torch.ops.aten.gelu_backward.grad_input(dh, pre, grad_input=dh).view(-1, hid)
+                dtable.view(-1, hid).index_add_(0, bags[ex, 0], dpre).index_add_(0, bags[ex, 1], dpre)
         torch.div(dW2t.transpose(1, 2), tau, out=grads["W2"])  # d/dlogits = dz / tau
         torch.div(db2, tau.view(n, 1), out=grads["b2"])
         torch.sum(dtable.view(n, 2, p, hid)[:, 0], dim=1, out=grads["b1"])

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from . import kernels
+
 Params = dict[str, torch.Tensor]
 
 
@@ -70,13 +72,18 @@ class AdamW(Optimizer):
         t = self.steps
         bc1 = 1 - self.beta1**t
         bc2 = 1 - self.beta2**t
+        fused = kernels.compiled() if kernels.adamw_applies(self.lr, self.weight_decay) else None
         for k, w in params.items():
             g = grads[k]
-            lr = _per_run(self.lr, w)
             decay = k in self.decayed
+            m, v = self.state["m"][k], self.state["v"][k]
+            if fused is not None and kernels.adamw_applies(w, g, m, v) and w.dtype == self.lr.dtype:
+                fused.adamw_(w.detach(), g, m, v, self.lr, self.weight_decay, self.order if decay else "none",
+                             self.beta1, self.beta2, self.eps, bc1, bc2)  # all below, in one pass
+                continue
+            lr = _per_run(self.lr, w)
             if decay and self.order == "before":
                 w.mul_(1 - lr * _per_run(self.weight_decay, w))
-            m, v = self.state["m"][k], self.state["v"][k]
             m.mul_(self.beta1).add_(g, alpha=1 - self.beta1)
             v.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
             denom = (v / bc2).sqrt_().add_(self.eps)

@@ -1,8 +1,9 @@
-"""The MLP's fast training step (hand-written backward, fused AdamW, float64 clamp norm) follows the
-trajectory of the step it replaced: autograd through ``MLP.forward``, the unfused AdamW and the
-clamp as they were written before (copied below as the reference), over 50 steps, for runs with
-different learning rates, weight decays, temperatures and clamp targets, both losses, both
-decay orders, with and without the LayerNorm, in float32 and float64."""
+"""The MLP's fast training step (hand-written backward, the fused CPU kernels of
+``grokkit.kernels`` or plain torch operations, float64 clamp norm) follows the trajectory of the
+step it replaced: autograd through ``MLP.forward``, the unfused AdamW and the clamp as they were
+written before (copied below as the reference), over 50 steps, for runs with different learning
+rates, weight decays, temperatures and clamp targets, both losses, both decay orders, with and
+without the LayerNorm, in float32 and float64, with the kernels on and off."""
 
 from __future__ import annotations
 
@@ -103,15 +104,22 @@ def check(configs: list, chunk: int | None = None, monkeypatch=None) -> None:
         torch.testing.assert_close(trainer.params[k].detach(), want[k], **tol, msg=lambda s: f"{k}: {s}")
 
 
+@pytest.fixture(params=["kernels on", "kernels off"])
+def kernels_switch(request, monkeypatch):
+    """Run the test with grokkit's fused CPU kernels on (where they build) and off."""
+    monkeypatch.setenv("GROKKIT_KERNELS", "1" if request.param == "kernels on" else "0")
+    return request.param
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("loss", ["ce", "mse"])
 @pytest.mark.parametrize("order", ["before", "after"])
-def test_fast_step_follows_the_reference(dtype, loss, order):
+def test_fast_step_follows_the_reference(dtype, loss, order, kernels_switch):
     check(runs(dtype, loss, order))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_fast_step_with_layernorm(dtype):
+def test_fast_step_with_layernorm(dtype, kernels_switch):
     check(runs(dtype, "ce", "before", layernorm=True))
 
 
@@ -120,7 +128,7 @@ def test_fast_step_in_chunks_of_runs(chunk, monkeypatch):
     check(runs("float64", "ce", "after"), chunk, monkeypatch)
 
 
-def test_fast_step_at_the_benchmarks_size():
+def test_fast_step_at_the_benchmarks_size(kernels_switch):
     """Paper 1's MLP (p = 59: the logits are padded to 64 columns), several chunks of runs."""
     check(runs("float32", "ce", "before", p=59, d_embed=128, d_hidden=256)[:3])
 
