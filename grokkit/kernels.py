@@ -9,8 +9,10 @@ memory again. ``grokkit/kernels.cpp`` does each group in one pass (its header li
 
 The kernels are C++ built with ``torch.utils.cpp_extension`` the first time a process needs
 them (about 20 s, once per machine: the build is kept under ``~/.cache/grokkit``, or
-``$TORCH_EXTENSIONS_DIR``), for the CPU capability torch uses (AVX-512, AVX2 or none). They
-need a C++ compiler and ``ninja`` (a Python package in ``requirements.txt``). Where the build
+``$TORCH_EXTENSIONS_DIR``; deleting it is always safe), for the CPU capability torch uses
+(AVX-512, AVX2 or none). They need a C++ compiler and ``ninja`` (a Python package in
+``requirements.txt``). Processes that start at once build them once, one waiting for the other; a
+build killed half-way is started again by the next process. Where the build
 fails, grokkit warns once, saying why, and trains with plain torch operations: the same runs,
 to float rounding (``tests/test_fast_step.py`` checks both ways), only slower.
 ``GROKKIT_KERNELS=0`` turns the kernels off; ``GROKKIT_KERNELS=1`` (the default) uses them
@@ -26,6 +28,7 @@ where they apply.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -34,6 +37,7 @@ import threading
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 import torch
 
@@ -82,7 +86,9 @@ def compiled() -> ModuleType | None:
 def _build() -> ModuleType | None:
     capability = torch.backends.cpu.get_cpu_capability()
     folder = build_directory(capability)
-    name = "grokkit_kernels"
+    # one module name per source and flags: torch renames a module ("_v1") whose sources change
+    # within a process, and the next process would then rebuild it under its old name
+    name = "grokkit_" + folder.name.replace("-", "_")
     try:
         from torch.utils import cpp_extension
 
@@ -91,11 +97,13 @@ def _build() -> ModuleType | None:
 
             os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
         folder.mkdir(parents=True, exist_ok=True)
-        if not (folder / f"{name}.so").exists():
-            print("grokkit: compiling its fused CPU kernels (once per machine, about 20 s)", file=sys.stderr,
-                  flush=True)
-        return cpp_extension.load(name, [str(SOURCE)], extra_cflags=["-O3", *_FLAGS.get(capability, [])],
-                                  build_directory=str(folder), verbose=False)
+        with _machine_lock(folder):
+            (folder / "lock").unlink(missing_ok=True)  # torch's own lock, left behind by a killed build
+            if not (folder / f"{name}.so").exists():
+                print("grokkit: compiling its fused CPU kernels (once per machine, about 20 s)", file=sys.stderr,
+                      flush=True)
+            return cpp_extension.load(name, [str(SOURCE)], extra_cflags=["-O3", *_FLAGS.get(capability, [])],
+                                      build_directory=str(folder), verbose=False)
     except Exception as err:  # no compiler, no ninja, a read-only home: fall back, loudly
         reason = " ".join(str(err).split())
         reason = reason if len(reason) < 400 else reason[:150] + " ... " + reason[-250:]
@@ -103,6 +111,24 @@ def _build() -> ModuleType | None:
                       "training goes on with plain torch operations: the same runs to float rounding, slower. "
                       "Set GROKKIT_KERNELS=0 to skip the attempt.", RuntimeWarning, stacklevel=3)
         return None
+
+
+@contextlib.contextmanager
+def _machine_lock(folder: Path) -> Iterator[None]:
+    """One process at a time builds or loads the kernels in ``folder``. The operating system
+    releases the lock when its holder dies, so a build killed half-way (a stopped sweep) never
+    leaves the next process waiting, as torch's own lock file would."""
+    with open(folder / "grokkit.lock", "w") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: torch's own lock file only
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def enabled(t: torch.Tensor) -> bool:

@@ -153,3 +153,14 @@ def test_fused_adamw_rounds_a_run_the_same_in_any_batch(fused):
                      1e-8, 0.1, 0.001)
         for got, want in zip(alone, batch):
             assert torch.equal(got[0], want[i])
+
+
+@needs_compiler
+def test_a_lock_left_by_a_killed_build_does_not_block_the_next_process(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "1")
+    folder = kernels.build_directory(torch.backends.cpu.get_cpu_capability())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text("")  # torch's lock file, as a build killed half-way leaves it
+    monkeypatch.setattr(kernels, "_state", {})
+    assert kernels.compiled() is not None  # torch alone would wait on that file forever
+    assert not (folder / "lock").exists()
