@@ -4,10 +4,11 @@ The steps of the book's models are short (milliseconds), and an OpenMP team spen
 part of each parallel region waiting at its barriers; grokkit also makes those threads sleep
 rather than spin while they wait (:mod:`grokkit._process`), which keeps two trainings on one
 machine from stealing each other's cores but costs every region a wake-up. Measured here
-(2 cores, paper 1's MLP at p = 59, 16 runs): one batch with two OpenMP threads, ~430
-run-steps/s; the same batch as two shards of 8 runs, each in its own Python thread with one
-intra-op thread, ~750 (``python -m grokkit.bench`` prints the current figures). Torch
-releases the GIL inside its operators, so the shards run at the same time.
+(2 cores, paper 1's MLP at p = 59, 16 runs, with grokkit's fused kernels): one batch with two
+OpenMP threads, ~740 run-steps/s; the same batch as two shards of 8 runs, each in its own Python
+thread with one intra-op thread, ~920 (``python -m grokkit.bench`` prints the current figures).
+Torch releases the GIL inside its operators, and grokkit's kernels do too
+(:mod:`grokkit.kernels`), so the shards run at the same time.
 
 Runs of a batch are independent, so a shard computes exactly what the whole batch computes
 for its runs (``tests/test_threads.py``). When the other shards are done, the last one takes
