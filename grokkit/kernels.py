@@ -62,12 +62,14 @@ def wanted() -> bool:
 
 
 def build_directory(capability: str) -> Path:
-    """Where the kernels are built for ``capability``: one folder per source, flags and torch version."""
+    """Where the kernels are built for ``capability``: one folder per source, flags, torch version
+    and Python version (the module is built against both)."""
     root = os.environ.get("TORCH_EXTENSIONS_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "grokkit")
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
     tag = hashlib.sha256(SOURCE.read_bytes() + " ".join(_FLAGS.get(capability, [])).encode()
                          + torch.__version__.encode()).hexdigest()[:12]
-    return Path(root) / f"kernels-{capability.lower()}-{tag}"
+    return Path(root) / f"kernels-{python}-{capability.lower()}-{tag}"
 
 
 def compiled() -> ModuleType | None:
