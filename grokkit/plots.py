@@ -62,16 +62,25 @@ def log_steps_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def level_labels(levels: Sequence[float]) -> list[str]:
+    """The levels written with the fewest decimals (at most 4) that show every one exactly, the
+    same number for all: 0.85, 0.925, 1 -> 0.850, 0.925, 1.000."""
+    for decimals in range(5):
+        if all(abs(round(v, decimals) - v) < 1e-9 for v in levels):
+            break
+    return [f"{v:.{decimals}f}" for v in levels]
+
+
 def level_colorbar(fig: plt.Figure, ax: plt.Axes, levels: Sequence[float], cmap: str, label: str,
-                   fmt: str = "{:g}") -> None:
+                   fmt: str | None = None) -> None:
     """A colour bar for discrete levels (one colour each, as :func:`colors` gives them): a compact
-    legend for many curves."""
+    legend for many curves. ``fmt`` formats each level; by default :func:`level_labels`."""
     levels = list(levels)
     cm = mpl.colors.ListedColormap(colors(len(levels), cmap))
     edges = np.arange(len(levels) + 1) - 0.5
     bar = fig.colorbar(mpl.cm.ScalarMappable(norm=mpl.colors.BoundaryNorm(edges, cm.N), cmap=cm), ax=ax,
                        ticks=np.arange(len(levels)), fraction=0.05, pad=0.02, aspect=30)
-    bar.ax.set_yticklabels([fmt.format(v) for v in levels])
+    bar.ax.set_yticklabels(level_labels(levels) if fmt is None else [fmt.format(v) for v in levels])
     bar.set_label(label)
 
 
@@ -156,7 +165,7 @@ def survival(df: pd.DataFrame, by: str, *, ax: plt.Axes | None = None, steps: np
         g = df[df[by] == level]
         ax.step(steps, fraction_grokked(g, steps), where="post", color=c, label=None if colorbar else fmt.format(level))
     if colorbar and levels:
-        level_colorbar(ax.figure, ax, levels, cmap, colorbar, fmt="{:.2f}")
+        level_colorbar(ax.figure, ax, levels, cmap, colorbar)
     thousands_axis(ax.xaxis)
     ax.set_xlabel("step")
     ax.set_ylabel("fraction of runs grokked")
