@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from . import kernels
+
 Params = dict[str, torch.Tensor]
 
 
@@ -32,6 +34,14 @@ def norm(params: Params, names: tuple[str, ...] | list[str]) -> torch.Tensor:
     return sq_norm(params, names).sqrt()
 
 
+def _sq_norm64(w: torch.Tensor) -> torch.Tensor:
+    """Each run's sum of squares of ``w``, accumulated in float64: ``[N]``."""
+    fused = kernels.compiled() if kernels.adamw_applies(w) else None
+    if fused is not None:
+        return fused.sq_norms(w)  # without a float64 copy of w
+    return torch.linalg.vector_norm(w.reshape(len(w), -1), dim=1, dtype=torch.float64).square()
+
+
 @torch.no_grad()
 def rescale_(params: Params, names: tuple[str, ...], target: torch.Tensor, active: torch.Tensor) -> None:
     """Scale the named parameters of each ``active`` run so that their norm equals ``target``.
@@ -40,8 +50,7 @@ def rescale_(params: Params, names: tuple[str, ...], target: torch.Tensor, activ
     The factor is computed in float64 to keep the held norm exact in float32. The caller
     decides (on the host, without a device sync) whether any run is active at all.
     """
-    current = sum(torch.linalg.vector_norm(params[k].reshape(len(target), -1), dim=1, dtype=torch.float64).square()
-                  for k in names).sqrt()
+    current = sum(_sq_norm64(params[k].detach()) for k in names).sqrt()
     factor = torch.where(active, target.double() / current, torch.ones_like(current))
     for k in names:
         w = params[k]

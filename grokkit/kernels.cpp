@@ -11,6 +11,7 @@
 //                    (log_softmax + gather + _log_softmax_backward_data)
 //   adamw_           one AdamW update of one parameter for every run of a batch, with the
 //                    runs' own learning rates and weight decays (about ten torch operations)
+//   sq_norms         each run's sum of squares in float64, for the clamp (no float64 copy)
 //
 // Vectorized with ATen's at::vec, compiled for the CPU capability torch itself uses here.
 
@@ -218,10 +219,52 @@ void adamw_(at::Tensor& w, const at::Tensor& g, at::Tensor& m, at::Tensor& v, co
   });
 }
 
+// Each run's sum of squares of w [N, ...] (float32 or float64), accumulated in float64 without
+// a float64 copy of w (the clamp's norm: torch.linalg.vector_norm(..., dtype=float64) copies).
+at::Tensor sq_norms(const at::Tensor& w) {
+  const auto dtype = w.scalar_type();
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, "w: must be float32 or float64, got ", dtype);
+  check(w, "w", dtype);
+  const int64_t N = w.size(0), D = N ? w.numel() / N : 0;
+  at::Tensor out = at::empty({N}, w.options().dtype(at::kDouble));
+  double* op = out.data_ptr<double>();
+  using VD = Vectorized<double>;
+  constexpr int64_t L = VD::size();
+  at::parallel_for(0, N, std::max<int64_t>(1, 65536 / std::max<int64_t>(D, 1)), [&](int64_t r0, int64_t r1) {
+    double lanes[L];
+    for (int64_t r = r0; r < r1; ++r) {
+      VD acc(0.0);
+      int64_t j = 0;
+      if (dtype == at::kFloat) {
+        const float* x = w.data_ptr<float>() + r * D;
+        for (; j + L <= D; j += L) {
+          for (int64_t l = 0; l < L; ++l) lanes[l] = double(x[j + l]);
+          const VD v = VD::loadu(lanes);
+          acc = at::vec::fmadd(v, v, acc);
+        }
+        double total = at::vec::vec_reduce_all<double>([](const VD& a, const VD& b) { return a + b; }, acc);
+        for (; j < D; ++j) total += double(x[j]) * double(x[j]);
+        op[r] = total;
+      } else {
+        const double* x = w.data_ptr<double>() + r * D;
+        for (; j + L <= D; j += L) {
+          const VD v = VD::loadu(x + j);
+          acc = at::vec::fmadd(v, v, acc);
+        }
+        double total = at::vec::vec_reduce_all<double>([](const VD& a, const VD& b) { return a + b; }, acc);
+        for (; j < D; ++j) total += x[j] * x[j];
+        op[r] = total;
+      }
+    }
+  });
+  return out;
+}
+
 // Each kernel lets go of Python's GIL while it runs: a batch's run shards train in threads.
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, mod) {
   mod.def("hidden_forward", &hidden_forward, py::call_guard<py::gil_scoped_release>(), "act, slope = GELU and GELU' of table[a] + table[b]");
   mod.def("hidden_backward", &hidden_backward, py::call_guard<py::gil_scoped_release>(), "dtable[a], dtable[b] += dact * slope");
   mod.def("cross_entropy", &cross_entropy, py::call_guard<py::gil_scoped_release>(), "each run's mean cross-entropy and its gradient dz");
+  mod.def("sq_norms", &sq_norms, py::call_guard<py::gil_scoped_release>(), "each run's sum of squares, in float64");
   mod.def("adamw_", &adamw_, py::call_guard<py::gil_scoped_release>(), "one AdamW update of one parameter for every run of a batch");
 }

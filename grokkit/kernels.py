@@ -22,8 +22,8 @@ where they apply.
   could not be built;
 - :func:`enabled` says whether the MLP's hidden-layer and loss kernels apply to a tensor
   (float32 on the CPU; float64 runs keep torch's exact ``erf``);
-- :func:`adamw_applies` says whether the fused AdamW update applies (float32 or float64 on
-  the CPU, contiguous tensors).
+- :func:`adamw_applies` says whether the fused AdamW update and the clamp's float64 norm
+  apply (float32 or float64 on the CPU, contiguous tensors).
 """
 
 from __future__ import annotations
@@ -140,6 +140,7 @@ def enabled(t: torch.Tensor) -> bool:
 
 
 def adamw_applies(*tensors: torch.Tensor) -> bool:
-    """Whether the fused AdamW update applies: float32 or float64 contiguous CPU tensors, kernels available."""
+    """Whether the fused AdamW update (and the clamp's norm) applies: float32 or float64
+    contiguous CPU tensors, kernels available."""
     return (all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
                 for t in tensors) and compiled() is not None)

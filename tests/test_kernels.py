@@ -164,3 +164,13 @@ def test_a_lock_left_by_a_killed_build_does_not_block_the_next_process(monkeypat
     monkeypatch.setattr(kernels, "_state", {})
     assert kernels.compiled() is not None  # torch alone would wait on that file forever
     assert not (folder / "lock").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_squared_norms_kernel_accumulates_in_float64(fused, dtype):
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(3, 1001, generator=g, dtype=dtype) * 1e3  # a scalar tail after the vectors
+    want = w.double().pow(2).sum(dim=1)
+    got = fused.sq_norms(w)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want, rtol=1e-13, atol=0)
