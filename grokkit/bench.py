@@ -241,10 +241,6 @@ class _GrokkitStep:
             self.pool.close()
 
 
-def _grokkit_step(configs: list[RunConfig], device: torch.device) -> _GrokkitStep:
-    return _GrokkitStep(configs, device)
-
-
 def bench_plain(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
     """Run-steps per second of ``n_runs`` plain runs trained one after another."""
     total = 0.0
@@ -271,7 +267,7 @@ def bench_plain_as_script(case: Case, n_runs: int, steps: int, device: torch.dev
 
 def bench_grokkit(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
     """Run-steps per second of ``n_runs`` runs trained as one grokkit batch."""
-    step = _grokkit_step([case.config(s) for s in range(n_runs)], device)
+    step = _GrokkitStep([case.config(s) for s in range(n_runs)], device)
     try:
         return _best_rate(step, n_runs, steps, repeats, device)
     finally:
@@ -282,7 +278,7 @@ def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats
                peak: float) -> None:
     """Print one model's table."""
     cfg = case.config(0)
-    f_gk = step_flops(_grokkit_step([cfg], device))
+    f_gk = step_flops(_GrokkitStep([cfg], device))
     f_plain = step_flops(_plain_step(cfg, device))
     print(f"\n== {case.name}: {case.label}")
     print(f"matmul FLOPs per run-step: grokkit {f_gk / 1e6:,.0f} M, plain {f_plain / 1e6:,.0f} M; "

@@ -36,7 +36,7 @@ def norm(params: Params, names: tuple[str, ...] | list[str]) -> torch.Tensor:
 
 def _sq_norm64(w: torch.Tensor) -> torch.Tensor:
     """Each run's sum of squares of ``w``, accumulated in float64: ``[N]``."""
-    fused = kernels.compiled() if kernels.adamw_applies(w) else None
+    fused = kernels.for_tensors(w)
     if fused is not None:
         return fused.sq_norms(w)  # without a float64 copy of w
     return torch.linalg.vector_norm(w.reshape(len(w), -1), dim=1, dtype=torch.float64).square()

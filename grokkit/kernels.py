@@ -20,10 +20,10 @@ where they apply.
 
 - :func:`compiled` returns the compiled module, or ``None`` where the kernels are off or
   could not be built;
-- :func:`enabled` says whether the MLP's hidden-layer and loss kernels apply to a tensor
-  (float32 on the CPU; float64 runs keep torch's exact ``erf``);
-- :func:`adamw_applies` says whether the fused AdamW update and the clamp's float64 norm
-  apply (float32 or float64 on the CPU, contiguous tensors).
+- :func:`for_mlp_step` returns them where the MLP's hidden-layer and loss kernels apply
+  (float32 on the CPU; float64 runs keep torch's exact ``erf``), else ``None``;
+- :func:`for_tensors` returns them where the AdamW and squared-norm kernels apply to some
+  tensors (float32 or float64, one dtype, contiguous, on the CPU), else ``None``.
 """
 
 from __future__ import annotations
@@ -133,14 +133,17 @@ def _machine_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def enabled(t: torch.Tensor) -> bool:
-    """Whether the MLP's hidden-layer and cross-entropy kernels apply to a step on ``t``'s
-    device and dtype (float32 on the CPU) and are available."""
-    return t.device.type == "cpu" and t.dtype == torch.float32 and compiled() is not None
+def for_mlp_step(t: torch.Tensor) -> ModuleType | None:
+    """The kernels, where the MLP's hidden-layer and cross-entropy kernels apply to a step on
+    ``t``'s device and dtype (float32 on the CPU) and are available; else ``None``."""
+    return compiled() if t.device.type == "cpu" and t.dtype == torch.float32 else None
 
 
-def adamw_applies(*tensors: torch.Tensor) -> bool:
-    """Whether the fused AdamW update (and the clamp's norm) applies: float32 or float64
-    contiguous CPU tensors, kernels available."""
-    return (all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64) and t.is_contiguous()
-                for t in tensors) and compiled() is not None)
+def for_tensors(*tensors: torch.Tensor) -> ModuleType | None:
+    """The kernels, where the AdamW update and the squared norms apply to ``tensors`` (float32
+    or float64, all of one dtype, contiguous, on the CPU) and are available; else ``None``."""
+    dtype = tensors[0].dtype
+    if dtype in (torch.float32, torch.float64) and all(
+            t.device.type == "cpu" and t.dtype == dtype and t.is_contiguous() for t in tensors):
+        return compiled()
+    return None

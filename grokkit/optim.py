@@ -72,12 +72,12 @@ class AdamW(Optimizer):
         t = self.steps
         bc1 = 1 - self.beta1**t
         bc2 = 1 - self.beta2**t
-        fused = kernels.compiled() if kernels.adamw_applies(self.lr, self.weight_decay) else None
         for k, w in params.items():
             g = grads[k]
             decay = k in self.decayed
             m, v = self.state["m"][k], self.state["v"][k]
-            if fused is not None and kernels.adamw_applies(w, g, m, v) and w.dtype == self.lr.dtype:
+            fused = kernels.for_tensors(w, g, m, v, self.lr, self.weight_decay)
+            if fused is not None:
                 fused.adamw_(w.detach(), g, m, v, self.lr, self.weight_decay, self.order if decay else "none",
                              self.beta1, self.beta2, self.eps, bc1, bc2)  # all below, in one pass
                 continue

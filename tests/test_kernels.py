@@ -31,13 +31,16 @@ def fused(monkeypatch):
 def test_the_kernels_build_here(monkeypatch):
     monkeypatch.setenv("GROKKIT_KERNELS", "1")
     assert kernels.compiled() is not None
-    assert kernels.enabled(torch.zeros(2))
-    assert not kernels.enabled(torch.zeros(2, dtype=torch.float64))  # float64 keeps torch's exact erf
+    assert kernels.for_mlp_step(torch.zeros(2)) is not None
+    assert kernels.for_mlp_step(torch.zeros(2, dtype=torch.float64)) is None  # float64 keeps torch's exact erf
+    assert kernels.for_tensors(torch.zeros(2, dtype=torch.float64)) is not None
+    assert kernels.for_tensors(torch.zeros(2), torch.zeros(2, dtype=torch.float64)) is None  # one dtype
+    assert kernels.for_tensors(torch.zeros(2, 3).t()) is None  # contiguous only
 
 
 def test_the_environment_switches_them_off_and_bad_values_are_refused(monkeypatch):
     monkeypatch.setenv("GROKKIT_KERNELS", "0")
-    assert kernels.compiled() is None and not kernels.enabled(torch.zeros(2))
+    assert kernels.compiled() is None and kernels.for_mlp_step(torch.zeros(2)) is None
     monkeypatch.setenv("GROKKIT_KERNELS", "yes")
     with pytest.raises(ValueError, match="GROKKIT_KERNELS"):
         kernels.compiled()
