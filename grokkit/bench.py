@@ -3,7 +3,7 @@
 For every model the book trains, at its paper's size, it prints for N = 1, 16 and 64 runs:
 
 * run-steps per second of grokkit's batched trainer (on the CPU, the batch split into run
-  shards across threads as a sweep splits it, :mod:`grokkit.threads`);
+  shards across threads as a sweep splits it, :mod:`grokkit.engine.shards`);
 * run-steps per second of the same runs trained one after another by the plain PyTorch
   loop that model's paper uses (``nn.Module`` + ``torch.optim.AdamW``), timed in a child
   process that runs as a plain script would (OpenMP's default wait policy);
@@ -17,7 +17,7 @@ full batch, norm clamp on), ``attn`` and ``attn-noln`` (paper 1's one-layer atte
 with and without its parameter-free LayerNorms, p = 59, full batch) and ``encoder`` (paper 3's
 post-LN encoder, p = 97, minibatches of 512 drawn with replacement).
 
-On the CPU, grokkit's fused kernels (:mod:`grokkit.kernels`) are used where they build; the
+On the CPU, grokkit's fused kernels (:mod:`grokkit.engine.kernels`) are used where they build; the
 header line says whether they are on, and ``GROKKIT_KERNELS=0`` times the step without them.
 
 Ratios, not seconds, are the point: absolute speed depends on the machine. Every figure is the
@@ -37,17 +37,22 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
+from .engine import process as _process
 
-from . import _process, kernels
-from .config import RunConfig, paper1, paper3
-from .tasks import make_run_data
-from .sweep import shard_batch
-from .threads import StepPool
-from .train import Trainer, resolve_device
+_process.prepare()  # grokkit's side trains as a sweep does; the plain loop runs in a child without it
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from .engine import kernels  # noqa: E402
+from .engine.config import RunConfig  # noqa: E402
+from .engine.protocols import paper1, paper3  # noqa: E402
+from .engine.shards import StepPool  # noqa: E402
+from .engine.tasks import make_run_data  # noqa: E402
+from .engine.trainer import Trainer, resolve_device  # noqa: E402
+from .runs.executors import shard_batch  # noqa: E402
 
 
 def matmul_peak(device: torch.device, n: int = 2048, repeats: int = 5) -> float:
@@ -214,7 +219,7 @@ def _best_rate(step: Callable[[], None], n_runs: int, steps: int, repeats: int, 
 
 class _GrokkitStep:
     """One training step of a grokkit batch, split into run shards as a sweep splits it
-    (:mod:`grokkit.threads`); call :meth:`close` when done."""
+    (:mod:`grokkit.engine.shards`); call :meth:`close` when done."""
 
     def __init__(self, configs: list[RunConfig], device: torch.device) -> None:
         shards = shard_batch(configs, device)
@@ -252,7 +257,7 @@ def bench_plain(case: Case, n_runs: int, steps: int, device: torch.device, repea
 def bench_plain_as_script(case: Case, n_runs: int, steps: int, device: torch.device, repeats: int = 3) -> float:
     """:func:`bench_plain` in a child process that runs as a plain PyTorch script does: torch
     imported before grokkit, so OpenMP keeps its default wait policy (grokkit makes its own
-    OpenMP threads sleep while they wait, :mod:`grokkit._process`, which slows a plain loop)."""
+    OpenMP threads sleep while they wait, :mod:`grokkit.engine.process`, which slows a plain loop)."""
     env = dict(os.environ)
     if _process.openmp_policy_set_here:
         env.pop("OMP_WAIT_POLICY", None)

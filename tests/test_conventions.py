@@ -12,7 +12,7 @@ import json
 import pytest
 
 from conftest import chapter_notebooks
-from grokkit.params import notebook_parameters, notebook_presets
+from grokkit.book.parameters import notebook_parameters, notebook_presets
 
 NOTEBOOKS = chapter_notebooks()
 HIDDEN = {"hide-input", "remove-input", "remove-cell"}

@@ -1,0 +1,122 @@
+"""What the runs of a chapter cost to train, measured from the run store's provenance.
+
+Every record keeps the wall time of its batch when the run finished (``wall_s``), the
+device and its thread count, and (since batch ids were added) the batch it trained in.
+A batch's cost is its longest ``wall_s`` times its threads, in core-seconds; a run's share is
+proportional to its steps. Older records without a batch id are grouped by their start time
+(``date - wall_s``). Summing the shares of a chapter's runs (its run manifest,
+:func:`grokkit.book.results.write_manifest`) gives what its preset cost, on the machine that trained it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .results import project_root, results_path
+from ..runs.store import RunStore
+
+
+def _threads(device: str) -> int:
+    if device.startswith("cpu:"):
+        try:
+            return int(device.split(":")[1].split()[0])
+        except (IndexError, ValueError):
+            return 1
+    return 0  # a GPU: core-seconds do not apply
+
+
+def _batch_of(record: dict[str, Any]) -> tuple:
+    prov = record.get("provenance", {})
+    if prov.get("batch_id"):
+        return ("id", prov["batch_id"])
+    date = dt.datetime.fromisoformat(prov["date"]).timestamp()
+    return ("start", prov.get("device"), prov.get("batch_runs"), round((date - prov.get("wall_s", 0.0)) / 5))
+
+
+def run_costs(store: RunStore | str | None = None) -> pd.DataFrame:
+    """One row per stored run: key, steps, device, and its share of its batch's cost
+    (``core_s`` on a CPU, ``device_s`` in seconds of the device either way)."""
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    batches: dict[tuple, list[tuple[str, int, float, str]]] = defaultdict(list)
+    for key in store.keys():
+        try:
+            rec = store.load(key)
+        except (KeyError, ValueError):
+            continue
+        prov = rec.get("provenance", {})
+        if "wall_s" not in prov or "date" not in prov:
+            continue
+        steps = int(rec["summary"].get("final_step") or 0)
+        batches[_batch_of(rec)].append((key, steps, float(prov["wall_s"]), str(prov.get("device", ""))))
+    rows = []
+    for members in batches.values():
+        wall = max(m[2] for m in members)
+        total = sum(m[1] for m in members) or 1
+        for key, steps, _, device in members:
+            share = wall * steps / total
+            rows.append({"key": key, "steps": steps, "device": device, "device_s": share, "core_s": share * _threads(device)})
+    return pd.DataFrame(rows, columns=["key", "steps", "device", "device_s", "core_s"])
+
+
+def chapter_costs(results_dir: str | Path | None = None, store: RunStore | str | None = None,
+                  cores: int = 2) -> pd.DataFrame:
+    """Per chapter (from its run manifest): runs asked for, runs in the store, run-steps, the
+    measured training cost in core-hours, and the hours that makes on ``cores`` cores."""
+    costs = run_costs(store).set_index("key")
+    rows = []
+    for path in sorted(results_path(results_dir).glob("*.runs.json")):
+        manifest = json.loads(path.read_text())
+        keys = list(dict.fromkeys(r["key"] for s in manifest.get("sweeps", {}).values() for r in s.get("runs", [])))
+        have = costs.loc[costs.index.intersection(keys)]
+        devices = sorted(set(have["device"]))
+        rows.append({"chapter": manifest.get("title") or manifest.get("chapter", path.stem),
+                     "runs": len(keys), "stored": len(have), "run-steps": int(have["steps"].sum()),
+                     "core-hours": have["core_s"].sum() / 3600, f"hours on {cores} cores": have["core_s"].sum() / 3600 / cores,
+                     "trained on": ", ".join(devices)})
+    return pd.DataFrame(rows, columns=["chapter", "runs", "stored", "run-steps", "core-hours", f"hours on {cores} cores", "trained on"])
+
+
+def measure_smoke(notebooks: list[Path], out: Path) -> dict[str, Any]:
+    """Execute every notebook at its smoke preset in a temporary store (training on) and
+    write the wall times, with the machine, to ``out`` (JSON); returns what was written."""
+    import os
+    import platform
+    import tempfile
+    import time
+
+    import papermill
+    import torch
+
+    timings = {}
+    for nb in notebooks:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            papermill.execute_notebook(str(nb), str(Path(tmp) / nb.name), cwd=str(nb.parent), progress_bar=False,
+                                       parameters=dict(preset="smoke", store=str(Path(tmp) / "store"),
+                                                       results_dir=str(Path(tmp) / "results")))
+            timings[nb.stem] = round(time.perf_counter() - start, 1)
+    data = {"date": dt.date.today().isoformat(), "cpu_cores": os.cpu_count(), "machine": platform.machine(),
+            "torch": torch.__version__, "seconds": timings}
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def _main() -> None:
+    import argparse
+
+    root = project_root() or Path.cwd()
+    ap = argparse.ArgumentParser(description="Measure what each chapter's smoke preset costs here.")
+    ap.add_argument("--out", type=Path, default=root / "docs" / "smoke_costs.json")
+    ap.add_argument("chapters", nargs="*", type=Path, default=sorted((root / "chapters").glob("*.ipynb")))
+    args = ap.parse_args()
+    print(json.dumps(measure_smoke(args.chapters, args.out), indent=2))
+
+
+if __name__ == "__main__":
+    _main()

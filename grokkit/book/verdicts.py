@@ -1,0 +1,347 @@
+"""What a chapter reports: verdicts on the papers' claims, numbers glued into its prose, tables.
+
+The verdict scale
+-----------------
+Every claim is compared with a tolerance that the chapter states before it reads any result:
+
+``consistent``
+    the paper's value lies inside our 95 % CI (a range given by the paper: the two overlap);
+``close``
+    the paper's value lies outside our CI, but our estimate is within the stated tolerance of it;
+``differs``
+    neither;
+``partly``
+    a claim made of several parts, some of which hold (consistent or close) and some of
+    which differ; the reason says which;
+``no data``
+    nothing to measure it with (no runs yet, or a scale at which the claim does not apply).
+
+A :class:`Judgement` always carries its reason in words, e.g. "paper 0.69–0.71 outside our CI
+[0.63, 0.66]; our 0.63 within the stated 10 %". Bound claims ("the CV is at most 2 %") use
+:func:`at_most` / :func:`at_least`, counts ("0/12 grok") use a proportion with an exact
+binomial CI (:func:`grokkit.analysis.stats.proportion_ci`), and multi-part claims :func:`combine`.
+A chapter collects its rows in :class:`Verdicts`, which shows them as a table and writes them
+as JSON (with the numbers behind each row) for the book's scoreboard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from ..analysis.stats import Estimate
+from .results import results_path
+from .tables import HTML, TABLE_STYLE
+from .text import fmt_ci, fmt_num
+
+CONSISTENT, CLOSE, DIFFERS, PARTLY, NO_DATA = "consistent", "close", "differs", "partly", "no data"
+
+#: Every verdict, best first.
+VERDICTS = (CONSISTENT, CLOSE, PARTLY, DIFFERS, NO_DATA)
+
+#: Background colours of the verdicts in tables and figures (colour-blind safe, light).
+VERDICT_COLORS = {CONSISTENT: "#cfe8cf", CLOSE: "#e6f0c0", PARTLY: "#fbe7b5", DIFFERS: "#f6cccc", NO_DATA: "#e8e8e8"}
+
+
+# ---------------------------------------------------------------- judgements
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict, its reason in words, and the numbers behind it.
+
+    ``kind`` is "value" (the paper's value or range against our CI), "at_most" /
+    "at_least" (a bound), "parts" (several sub-claims) or "none" (no data).
+    ``paper`` is the paper's range ``(lo, hi)`` (equal ends for one value; the bound for
+    bound claims), ``ours`` our estimate, ``allowed`` the tolerance as an absolute
+    deviation and ``tolerance`` the tolerance as the chapter states it.
+    """
+
+    verdict: str
+    reason: str
+    kind: str = "value"
+    paper: tuple[float, float] | None = None
+    ours: Estimate | None = None
+    allowed: float | None = None
+    tolerance: str = ""
+    fmt: str = ".3g"
+    unit: str = ""
+    parts: tuple[tuple[str, "Judgement"], ...] = ()
+
+    @property
+    def holds(self) -> bool:
+        """Consistent or close."""
+        return self.verdict in (CONSISTENT, CLOSE)
+
+    def deviation(self, y: float) -> float:
+        """How far ``y`` lies from the paper's value, in units of the stated tolerance
+        (0 inside the paper's range; for a bound, negative on the side the claim allows)."""
+        if self.paper is None or not self.allowed or y is None or math.isnan(y):
+            return math.nan
+        a, b = self.paper
+        if self.kind == "at_most":
+            return (y - b) / self.allowed
+        if self.kind == "at_least":
+            return (a - y) / self.allowed
+        return (y - min(max(y, a), b)) / self.allowed
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {"verdict": self.verdict, "reason": self.reason, "kind": self.kind,
+             "paper": list(self.paper) if self.paper else None,
+             "ours": self.ours.as_dict() if self.ours is not None else None,
+             "allowed": self.allowed, "tolerance": self.tolerance}
+        if self.parts:
+            d["parts"] = [{"name": n, **j.as_dict()} for n, j in self.parts]
+        return _jsonable(d)
+
+def _no_data(reason: str = "no runs to measure it") -> Judgement:
+    return Judgement(NO_DATA, reason, kind="none")
+
+def _tolerance(tol: float | None, atol: float | None, ref: float, fmt: str, unit: str) -> tuple[float, str]:
+    if (tol is None) == (atol is None):
+        raise ValueError("tol: give exactly one of tol (relative, e.g. 0.1 for 10 %) or atol (absolute)")
+    if tol is not None:
+        if not (isinstance(tol, (int, float)) and tol >= 0):
+            raise ValueError(f"tol: must be a non-negative fraction, got {tol!r}")
+        return tol * abs(ref), f"{100 * tol:g} %"
+    if not (isinstance(atol, (int, float)) and atol >= 0):
+        raise ValueError(f"atol: must be a non-negative number, got {atol!r}")
+    return float(atol), f"± {fmt_num(atol, fmt)}{unit}"
+
+def _finite(ours: Estimate | None) -> bool:
+    return ours is not None and ours.value is not None and math.isfinite(ours.value)
+
+def _range(paper: float | Sequence[float]) -> tuple[float, float]:
+    if isinstance(paper, (int, float)):
+        return float(paper), float(paper)
+    a, b = (float(x) for x in paper)
+    if a > b:
+        raise ValueError(f"paper: a range must be (lo, hi) with lo <= hi, got {paper!r}")
+    return a, b
+
+def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float | None = None,
+            atol: float | None = None, fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge a value claim: the paper's value (or range ``(lo, hi)``) against our estimate.
+
+    ``tol`` is a relative tolerance (0.1: within 10 % of the paper's value), ``atol`` an
+    absolute one; exactly one must be given, and the chapter states it before reading results.
+
+    >>> compare(0.70, Estimate(0.63, 0.63, 0.66), tol=0.1).verdict
+    'close'
+    """
+    a, b = _range(paper)
+    ptxt = fmt_num(a, fmt, unit) if a == b else f"{fmt_num(a, fmt)}–{fmt_num(b, fmt)}{unit}"
+    if not _finite(ours):
+        return _no_data()
+    ref = a if ours.value < a else b  # the nearest end of the paper's range
+    allowed, ttxt = _tolerance(tol, atol, ref, fmt, unit)
+    base = dict(kind="value", paper=(a, b), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
+    citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
+    if ours.lo <= b and ours.hi >= a:
+        word = "inside" if a == b else "overlaps"
+        return Judgement(CONSISTENT, f"paper {ptxt} {word} our CI {citxt}", **base)
+    dist = abs(ours.value - ref)
+    how = f"{100 * dist / abs(ref):.0f} % from it" if tol is not None and ref else f"{fmt_num(dist, fmt)}{unit} from it"
+    ourtxt = fmt_num(ours.value, fmt, unit)
+    if dist <= allowed:
+        return Judgement(CLOSE, f"paper {ptxt} outside our CI {citxt}; our {ourtxt} is {how}, within the stated {ttxt}", **base)
+    return Judgement(DIFFERS, f"paper {ptxt} outside our CI {citxt}; our {ourtxt} is {how}, beyond the stated {ttxt}", **base)
+
+def _bound(kind: str, bound: float, ours: Estimate | None, tol: float | None, atol: float | None,
+           fmt: str, unit: str) -> Judgement:
+    if not _finite(ours):
+        return _no_data()
+    allowed, ttxt = _tolerance(tol, atol, bound, fmt, unit)
+    base = dict(kind=kind, paper=(bound, bound), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
+    sign = "≤" if kind == "at_most" else "≥"
+    btxt, ourtxt = fmt_num(bound, fmt, unit), fmt_num(ours.value, fmt, unit)
+    citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
+    over = (ours.value - bound) if kind == "at_most" else (bound - ours.value)
+    edge = ours.lo if kind == "at_most" else ours.hi
+    if over <= 0:
+        return Judgement(CONSISTENT, f"our {ourtxt} meets the paper's {sign} {btxt}", **base)
+    if (edge <= bound) if kind == "at_most" else (edge >= bound):
+        return Judgement(CONSISTENT, f"our {ourtxt} misses the paper's {sign} {btxt}, but our CI {citxt} reaches it", **base)
+    if over <= allowed:
+        return Judgement(CLOSE, f"our CI {citxt} misses the paper's {sign} {btxt}; our {ourtxt} within the stated {ttxt}", **base)
+    return Judgement(DIFFERS, f"our CI {citxt} misses the paper's {sign} {btxt}; our {ourtxt} beyond the stated {ttxt}", **base)
+
+def at_most(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
+            fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge an upper-bound claim ("the CV is at most 2 %"): consistent when our estimate, or
+    its CI, reaches the bound; close when our estimate exceeds it by at most the tolerance."""
+    return _bound("at_most", bound, ours, tol, atol, fmt, unit)
+
+def at_least(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
+             fmt: str = ".3g", unit: str = "") -> Judgement:
+    """Judge a lower-bound claim ("at least 90 % of the runs grok"), as :func:`at_most` mirrored."""
+    return _bound("at_least", bound, ours, tol, atol, fmt, unit)
+
+def combine(parts: Mapping[str, Judgement]) -> Judgement:
+    """Judge a claim made of several parts.
+
+    consistent if every part is; close if every part holds (consistent or close); partly if
+    some hold and some differ (the reason lists both); differs if none holds; no data if no
+    part has data. Parts without data are named but do not count.
+    """
+    items = tuple(parts.items())
+    judged = [(n, j) for n, j in items if j.verdict != NO_DATA]
+    if not judged:
+        return Judgement(NO_DATA, "no part has data", kind="parts", parts=items)
+    holds = [n for n, j in judged if j.holds]
+    differ = [n for n, j in judged if not j.holds]
+    missing = [n for n, j in items if j.verdict == NO_DATA]
+    tail = f"; no data: {', '.join(missing)}" if missing else ""
+    if not differ:
+        verdict = CONSISTENT if all(j.verdict == CONSISTENT for _, j in judged) else CLOSE
+        close = [n for n, j in judged if j.verdict == CLOSE]
+        reason = "every part consistent" if verdict == CONSISTENT else f"every part holds; close, not consistent: {', '.join(close)}"
+    elif holds:
+        verdict, reason = PARTLY, f"holds: {', '.join(holds)}; differs: {', '.join(differ)}"
+    else:
+        verdict, reason = DIFFERS, f"every part differs: {', '.join(differ)}"
+    return Judgement(verdict, reason + tail, kind="parts", parts=items)
+
+def count(paper_k: int, paper_n: int, k: int | None, n: int | None, *, atol: float) -> Judgement:
+    """Judge a count claim ("0/12 grok") as a proportion: the paper's fraction against ours,
+    with an exact binomial CI (see :func:`grokkit.analysis.stats.proportion_ci`)."""
+    from ..analysis.stats import proportion_ci
+
+    if not n:
+        return _no_data()
+    return compare(paper_k / paper_n, proportion_ci(int(k), int(n)), atol=atol, fmt=".2f")
+
+
+# ---------------------------------------------------------------- verdict tables
+@dataclass
+class Verdict:
+    """One row of a chapter's verdict table."""
+
+    claim: str
+    paper: str
+    ours: str
+    verdict: str
+    reason: str
+    scale: str
+    section: str = ""
+    source: str = ""
+    judgement: dict[str, Any] = field(default_factory=dict)
+
+@dataclass
+class Verdicts:
+    """A chapter's verdict table: add rows, show them, write them as JSON.
+
+    ``chapter`` is the notebook's stem (``"02_pinned_norm_law"``), ``title`` its heading and
+    ``preset`` the preset its numbers come from; the scoreboard reads all three.
+    """
+
+    chapter: str
+    title: str = ""
+    preset: str = ""
+    rows: list[Verdict] = field(default_factory=list)
+
+    def add(self, claim: str, judgement: Judgement, *, paper: str, ours: str | None = None, note: str = "",
+            scale: str = "", section: str = "", source: str = "") -> Verdict:
+        """Add a row. ``paper`` is the paper's figure as the paper gives it; ``ours`` defaults to
+        our estimate with its CI (in the judgement's format), followed by ``note``;
+        ``section`` is the label of the chapter section that measures the claim."""
+        if ours is None:
+            j = judgement
+            ours = fmt_ci(j.ours, j.fmt, j.unit) if j.ours is not None else ("n/a" if not j.parts else "")
+        ours = f"{ours}; {note}" if note and ours else (note or ours)
+        row = Verdict(claim, paper, ours, judgement.verdict, judgement.reason, scale, section, source, judgement.as_dict())
+        self.rows.append(row)
+        return row
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame([{"claim": r.claim, "paper": r.paper, "ours (95 % CI)": r.ours, "verdict": r.verdict,
+                              "why": r.reason, "scale": r.scale} for r in self.rows],
+                            columns=["claim", "paper", "ours (95 % CI)", "verdict", "why", "scale"])
+
+    def tally(self) -> str:
+        """"5 consistent, 2 close, 1 differs" (in the order of the scale)."""
+        counts = {v: sum(r.verdict == v for r in self.rows) for v in VERDICTS}
+        return ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no claims"
+
+    def _repr_html_(self) -> str:
+        return verdict_table(self.frame())
+
+    def compact(self) -> HTML:
+        """The table without the scale column, each reason under its verdict: for a page's
+        "result at a glance" (the full table, with scales, closes the chapter)."""
+        import html
+
+        frame = pd.DataFrame({
+            "claim": [html.escape(r.claim) for r in self.rows],
+            "paper": [html.escape(r.paper) for r in self.rows],
+            "ours (95 % CI)": [html.escape(r.ours) for r in self.rows],
+            "verdict": [f"<b>{r.verdict}</b><br><span style='font-size:0.85em;color:#444'>{html.escape(r.reason)}</span>"
+                        for r in self.rows],
+        }, columns=["claim", "paper", "ours (95 % CI)", "verdict"])
+        colors = [VERDICT_COLORS.get(r.verdict, "") for r in self.rows]
+        styled = frame.style.hide(axis="index").set_table_styles(TABLE_STYLE).apply(
+            lambda col: [f"background-color: {c}" for c in colors], subset=["verdict"])
+        return HTML(styled.to_html())
+
+    def write(self, results_dir: str | Path | None = None) -> Path:
+        """Write ``<results_dir>/<chapter>.json`` (see :func:`results_path`) and return its path."""
+        path = results_path(results_dir) / f"{self.chapter}.json"
+        data = {"chapter": self.chapter, "title": self.title, "preset": self.preset, "rows": [asdict(r) for r in self.rows]}
+        path.write_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        return path
+
+def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: bool = True) -> str:
+    """A verdict frame as HTML: verdict cells coloured, small grey scale and reason columns.
+    Cell text is HTML-escaped unless ``escape=False`` (for cells that hold links)."""
+    weight = "; font-weight: 600" if escape else ""  # unescaped cells bring their own markup
+    styled = frame.style.format(escape="html" if escape else None).apply(
+        lambda col: [f"background-color: {VERDICT_COLORS.get(_verdict_of(v), '')}{weight}" for v in col], subset=[verdict_col]
+    ).hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
+    small = [c for c in ("why", "scale") if c in frame.columns]
+    if small:
+        styled = styled.set_properties(subset=small, **{"font-size": "0.85em", "color": "#444"})
+    return styled.set_table_styles(TABLE_STYLE).to_html()
+
+def _verdict_of(cell: str) -> str:
+    """The verdict a table cell starts with (cells may hold markup and a reason after it)."""
+    text = re.sub(r"<[^>]+>", " ", str(cell)).strip()
+    return next((v for v in VERDICTS if text.startswith(v)), "")
+
+def read_estimate(chapter: str, claim_prefix: str, results_dir: str | Path | None = None, *,
+                  part: str | None = None) -> Estimate | None:
+    """Our estimate of another chapter's claim, read from its verdict JSON (the row whose claim
+    starts with ``claim_prefix``; with ``part``, that named part of a many-part row), so that a
+    chapter can build on another's number without retyping it. None when that chapter has not
+    been run or the row (or part) has no estimate."""
+    path = results_path(results_dir) / f"{chapter}.json"
+    if not path.exists():
+        return None
+    for row in json.loads(path.read_text()).get("rows", []):
+        if not row.get("claim", "").startswith(claim_prefix):
+            continue
+        judgement = row.get("judgement", {})
+        if part is not None:
+            judgement = next((p for p in judgement.get("parts") or [] if p.get("name") == part), {})
+        ours = judgement.get("ours")
+        if ours:
+            return Estimate(ours["value"], ours["lo"], ours["hi"], ours.get("ci", 0.95))
+    return None
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Estimate):
+        return _jsonable(obj.as_dict())
+    if isinstance(obj, Judgement):
+        return obj.as_dict()
+    if hasattr(obj, "item") and callable(obj.item):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

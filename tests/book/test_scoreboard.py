@@ -1,0 +1,54 @@
+"""The scoreboard reads every chapter's verdict JSON; the cost table reads the store's provenance."""
+
+import json
+
+import pytest
+
+from grokkit import paper1
+from grokkit.book import costs, results, scoreboard, tables, text, verdicts
+from grokkit import sweep
+from grokkit.analysis.stats import Estimate
+from grokkit.runs.design import Design
+
+
+def write_chapter(results, stem, title, rows):
+    V = verdicts.Verdicts(stem, title, "book")
+    for claim, judgement in rows:
+        V.add(claim, judgement, paper="p", scale="s", section=f"sec-{stem}")
+    V.write(results)
+
+
+def test_every_chapter_appears_with_links_and_a_later_one_without_editing(tmp_path):
+    assert scoreboard.load(tmp_path).empty
+    write_chapter(tmp_path, "01_a", "1. A", [("c1", verdicts.compare(1.0, Estimate(1.0, 0.9, 1.1), tol=0.1))])
+    write_chapter(tmp_path, "02_b", "2. B", [("c2", verdicts.combine({"x": verdicts.compare(1.0, Estimate(2, 1.9, 2.1), tol=0.1),
+                                                                   "y": verdicts.compare(1.0, Estimate(1, 0.9, 1.1), tol=0.1)}))])
+    (tmp_path / "02_b.runs.json").write_text(json.dumps({"chapter": "02_b", "sweeps": {}}))  # manifests are skipped
+    board = scoreboard.load(tmp_path)
+    assert list(board["chapter"]) == ["01_a", "02_b"] and list(board["verdict"]) == ["consistent", "partly"]
+    html = scoreboard.table_html(board)
+    assert 'href="../chapters/01_a.html#sec-01_a"' in html and "holds: y; differs: x" in html
+    tally = scoreboard.tally(board).set_index("chapter")
+    assert tally.loc["all chapters", "claims"] == 2
+    dev = scoreboard.deviations(board)
+    assert list(dev["header"]) == [False, True, False, False]  # the two-part claim: a title row, then its parts
+    assert dev.loc[0, "value"] == 0 and dev.loc[2, "value"] == pytest.approx(10.0)
+    write_chapter(tmp_path, "03_c", "3. C", [("c3", verdicts.compare(1.0, None, tol=0.1))])
+    assert list(scoreboard.load(tmp_path)["chapter"]) == ["01_a", "02_b", "03_c"]
+
+
+def test_chapter_costs_add_up_batches_from_provenance(tmp_path):
+    cfgs = [paper1(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=100, eval_schedule="every:50",
+                   stop_at_grok=False, seed=s) for s in range(3)]
+    store = tmp_path / "store"
+    sweep(cfgs, store=store, progress=False)
+    d = Design()
+    for c in cfgs[:2]:
+        d.add("cell", c, seed_role="x")
+    results.write_manifest(d, tmp_path / "results", "07_tiny", "7. Tiny")
+    runs = costs.run_costs(store)
+    assert len(runs) == 3 and (runs["steps"] == 100).all() and (runs["core_s"] > 0).all()
+    assert runs["device_s"].sum() == pytest.approx(max(json.loads(p.read_text())["provenance"]["wall_s"]
+                                                       for p in store.rglob("*.json")), rel=1e-6)
+    table = costs.chapter_costs(tmp_path / "results", store)
+    assert list(table["chapter"]) == ["7. Tiny"] and int(table["runs"][0]) == 2 and int(table["run-steps"][0]) == 200

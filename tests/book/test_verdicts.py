@@ -1,0 +1,130 @@
+"""The verdict scale, the verdict table and the book's table formatting."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from grokkit.book import results, tables, text, verdicts
+from grokkit.analysis.stats import Estimate
+
+
+def est(v, lo, hi):
+    return Estimate(v, lo, hi)
+
+
+def test_consistent_when_the_paper_lies_in_our_ci():
+    j = verdicts.compare(7.64, est(7.77, 7.61, 7.90), tol=0.05, fmt=".2f")
+    assert j.verdict == verdicts.CONSISTENT and "inside our CI [7.61, 7.90]" in j.reason
+
+
+def test_a_paper_range_overlapping_our_ci_is_consistent():
+    assert verdicts.compare((7.47, 7.81), est(7.77, 7.61, 7.90), tol=0.05).verdict == verdicts.CONSISTENT
+
+
+def test_close_outside_the_ci_but_within_the_stated_tolerance():
+    # chapter 2's bend: paper 0.69-0.71, ours 0.63 [0.63, 0.66], tolerance 10 %
+    j = verdicts.compare((0.69, 0.71), est(0.63, 0.63, 0.66), tol=0.10, fmt=".2f")
+    assert j.verdict == verdicts.CLOSE
+    assert j.reason == "paper 0.69–0.71 outside our CI [0.63, 0.66]; our 0.63 is 9 % from it, within the stated 10 %"
+
+
+def test_differs_beyond_the_tolerance_and_absolute_tolerances():
+    j = verdicts.compare(0.38, est(0.47, 0.44, 0.47), tol=0.10, fmt=".2f")
+    assert j.verdict == verdicts.DIFFERS and "beyond the stated 10 %" in j.reason
+    assert verdicts.compare(0.0, est(0.05, 0.04, 0.06), atol=0.1).verdict == verdicts.CLOSE
+    assert verdicts.compare(0.0, est(0.5, 0.4, 0.6), atol=0.1).verdict == verdicts.DIFFERS
+
+
+def test_no_data_and_bad_tolerances():
+    assert verdicts.compare(1.0, None, tol=0.1).verdict == verdicts.NO_DATA
+    assert verdicts.compare(1.0, est(math.nan, math.nan, math.nan), tol=0.1).verdict == verdicts.NO_DATA
+    with pytest.raises(ValueError, match="tol"):
+        verdicts.compare(1.0, est(1, 1, 1))
+    with pytest.raises(ValueError, match="tol"):
+        verdicts.compare(1.0, est(1, 1, 1), tol=0.1, atol=0.1)
+    with pytest.raises(ValueError, match="paper"):
+        verdicts.compare((2.0, 1.0), est(1, 1, 1), tol=0.1)
+
+
+def test_bounds():
+    assert verdicts.at_most(2.0, est(1.3, 1.0, 1.7), tol=0.5).verdict == verdicts.CONSISTENT
+    assert verdicts.at_most(2.0, est(2.5, 1.5, 3.5), tol=0.5).verdict == verdicts.CONSISTENT  # the CI reaches the bound
+    assert verdicts.at_most(2.0, est(2.5, 2.2, 3.5), tol=0.5).verdict == verdicts.CLOSE
+    assert verdicts.at_most(2.0, est(3.5, 3.2, 3.9), tol=0.5).verdict == verdicts.DIFFERS
+    assert verdicts.at_least(0.9, est(0.5, 0.3, 0.7), atol=0.1).verdict == verdicts.DIFFERS
+
+
+def test_several_parts_give_partly_and_say_which_hold():
+    ok, off = verdicts.compare(1, est(1, 0.9, 1.1), tol=0.1), verdicts.compare(1, est(2, 1.9, 2.1), tol=0.1)
+    close = verdicts.compare(1, est(1.05, 1.03, 1.07), tol=0.1)
+    assert verdicts.combine({"a": ok, "b": ok}).verdict == verdicts.CONSISTENT
+    assert verdicts.combine({"a": ok, "b": close}).verdict == verdicts.CLOSE
+    both = verdicts.combine({"a": ok, "b": off})
+    assert both.verdict == verdicts.PARTLY and both.reason == "holds: a; differs: b"
+    assert verdicts.combine({"a": off}).verdict == verdicts.DIFFERS
+    assert verdicts.combine({"a": verdicts.compare(1, None, tol=0.1)}).verdict == verdicts.NO_DATA
+
+
+def test_counts_use_an_exact_binomial_ci():
+    assert verdicts.count(0, 12, 0, 8, atol=0.1).verdict == verdicts.CONSISTENT
+    assert verdicts.count(0, 12, 6, 8, atol=0.1).verdict == verdicts.DIFFERS
+    assert verdicts.count(0, 12, 0, 0, atol=0.1).verdict == verdicts.NO_DATA
+
+
+def test_deviation_in_units_of_the_tolerance():
+    j = verdicts.compare((0.69, 0.71), est(0.63, 0.63, 0.66), tol=0.10)
+    assert j.deviation(0.70) == 0 and j.deviation(0.69 - 0.069) == pytest.approx(-1)
+    assert verdicts.at_most(2.0, est(1, 1, 1), tol=0.5).deviation(3.0) == pytest.approx(1)
+
+
+def test_verdicts_table_json_and_compact_view(tmp_path):
+    V = verdicts.Verdicts("09_example", "9. An example", "book")
+    V.add("alpha", verdicts.compare(7.64, est(7.77, 7.61, 7.90), tol=0.05, fmt=".2f"), paper="7.64",
+          note="R² 0.992", scale="8 seeds", section="sec-x")
+    V.add("parts", verdicts.combine({"a": verdicts.compare(1, est(2, 1.9, 2.1), tol=0.1)}), paper="1", ours="2")
+    assert V.tally() == "1 consistent, 1 differs"
+    assert V.rows[0].ours == "7.77 [7.61, 7.90]; R² 0.992"
+    data = json.loads(V.write(tmp_path).read_text())
+    assert data["chapter"] == "09_example" and data["preset"] == "book"
+    row = data["rows"][0]
+    assert row["reason"].startswith("paper 7.64 inside") and row["judgement"]["ours"]["lo"] == 7.61
+    assert data["rows"][1]["judgement"]["parts"][0]["name"] == "a"
+    assert verdicts.read_estimate("09_example", "alp", tmp_path) == est(7.77, 7.61, 7.90)
+    assert verdicts.read_estimate("09_example", "parts", tmp_path, part="a") == est(2, 1.9, 2.1)
+    assert verdicts.read_estimate("09_example", "parts", tmp_path, part="b") is None
+    assert verdicts.read_estimate("09_example", "parts", tmp_path) is None  # the row itself has no estimate
+    html = V.compact()._repr_html_()
+    assert "scale" not in html and "inside our CI" in html and "&lt;" not in html.replace("&lt;/", "")
+
+
+def test_tables_round_each_column_to_its_meaning():
+    df = pd.DataFrame({"rho": [0.85, 0.95, 1.0, 1.05], "t_median": [3712.5, 1e4, float("inf"), float("nan")],
+                       "norm_median": [54.123, 60.0, 61.25, 2.04], "lr": [1e-3, 2e-3, 4e-3, 8e-3], "n": [8, 8, 8, 8]})
+    html = tables.table(df).to_html()
+    for text in ("0.85", "0.95", "1.00", "1.05", "3,712", "10,000", "∞", "—", "54.1", "0.001", "0.008"):
+        assert f">{text}<" in html, text
+    assert ">0.8<" not in html and ">1.0<" not in html
+    cells = pd.DataFrame({"rho": [1.3], "n": [8], "n_grokked": [0], "n_censored": [8], "n_diverged": [0],
+                          "t_median": [float("inf")], "t_lo": [float("inf")], "t_hi": [float("inf")],
+                          "norm_median": [float("nan")], "norm_lo": [float("nan")], "norm_hi": [float("nan")],
+                          "budget": [26000]})
+    assert "not reached (&gt; 26,000)" in tables.cells_table(cells, "rho").to_html() or \
+        "not reached (> 26,000)" in tables.cells_table(cells, "rho").to_html()
+
+
+def test_glue_returns_nothing():
+    assert text.glue("x", 1.5, ".2f") is None
+
+
+def test_glued_text_survives_myst_nb_literal_eval():
+    """myst-nb renders {glue:text} through ast.literal_eval: '30,000' must not become (30, 0),
+    nor '{1, 1.05}' a set."""
+    pytest.importorskip("myst_nb")
+    from myst_nb.core.variables import format_plain_text
+
+    from grokkit.book.text import _Text
+
+    for text in ["30,000", "{1, 1.05, 1.1}", "0.85 [0.83, 0.88] / 0.92", "it's \"quoted\"", "7", "n/a"]:
+        assert format_plain_text(repr(_Text(text)), "") == text

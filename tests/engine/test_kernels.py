@@ -1,0 +1,179 @@
+"""grokkit's fused CPU kernels: each one computes what the torch operations it replaces compute,
+they build where a C++ compiler is, ``GROKKIT_KERNELS`` switches them, and a failed build warns
+and leaves training on plain torch operations."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grokkit.engine import kernels
+from grokkit.engine.protocols import paper1
+from grokkit.engine.optim import AdamW
+from grokkit.engine.trainer import train
+
+needs_compiler = pytest.mark.skipif(shutil.which("c++") is None, reason="no C++ compiler on this machine")
+
+
+@pytest.fixture
+def fused(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "1")
+    module = kernels.compiled()
+    if module is None:
+        pytest.skip("the fused kernels did not build here (test_the_kernels_build_here says why)")
+    return module
+
+
+@needs_compiler
+def test_the_kernels_build_here(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "1")
+    assert kernels.compiled() is not None
+    assert kernels.for_mlp_step(torch.zeros(2)) is not None
+    assert kernels.for_mlp_step(torch.zeros(2, dtype=torch.float64)) is None  # float64 keeps torch's exact erf
+    assert kernels.for_tensors(torch.zeros(2, dtype=torch.float64)) is not None
+    assert kernels.for_tensors(torch.zeros(2), torch.zeros(2, dtype=torch.float64)) is None  # one dtype
+    assert kernels.for_tensors(torch.zeros(2, 3).t()) is None  # contiguous only
+
+
+def test_the_environment_switches_them_off_and_bad_values_are_refused(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "0")
+    assert kernels.compiled() is None and kernels.for_mlp_step(torch.zeros(2)) is None
+    monkeypatch.setenv("GROKKIT_KERNELS", "yes")
+    with pytest.raises(ValueError, match="GROKKIT_KERNELS"):
+        kernels.compiled()
+
+
+def test_a_failed_build_warns_once_and_training_goes_on(tmp_path, monkeypatch):
+    broken = tmp_path / "kernels.cpp"
+    broken.write_text("#error a deliberately broken kernel source\n")
+    monkeypatch.setattr(kernels, "SOURCE", broken)
+    monkeypatch.setattr(kernels, "_state", {})
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("GROKKIT_KERNELS", "1")
+    with pytest.warns(RuntimeWarning, match="could not be built.*plain torch operations"):
+        assert kernels.compiled() is None
+    (result,) = train([paper1(p=11, d_embed=8, d_hidden=16, max_steps=50)], "cpu")
+    assert result.summary["diverged_at"] is None and result.trajectory["train_loss"]
+
+
+def _bags(p: int, m: int, runs: int, g: torch.Generator) -> torch.Tensor:
+    """Example rows of a table of ``2 p`` rows per run: operand a in the first half, b in the second."""
+    a = torch.randint(0, p, (runs, m), generator=g)
+    b = torch.randint(p, 2 * p, (runs, m), generator=g)
+    offset = 2 * p * torch.arange(runs).view(runs, 1)
+    return torch.stack([a + offset, b + offset], dim=-1).view(runs * m, 2)
+
+
+@pytest.mark.parametrize("hidden", [32, 37])  # whole vectors, and a scalar tail
+def test_hidden_layer_kernels_equal_the_torch_operations(fused, hidden):
+    g = torch.Generator().manual_seed(0)
+    p, m, runs = 7, 30, 3
+    table = 2 * torch.randn(runs * 2 * p, hidden, generator=g)
+    bags = _bags(p, m, runs, g)
+    act, slope = torch.empty(runs * m, hidden), torch.empty(runs * m, hidden)
+    fused.hidden_forward(table, bags, act, slope)
+    pre = F.embedding_bag(bags, table, mode="sum")
+    torch.testing.assert_close(act, F.gelu(pre), rtol=1e-5, atol=1e-6)
+    dact = torch.randn(runs * m, hidden, generator=g)
+    torch.testing.assert_close(dact * slope, torch.ops.aten.gelu_backward(dact, pre), rtol=1e-5, atol=1e-6)
+    dtable = torch.zeros_like(table)
+    fused.hidden_backward(dact, slope, bags, dtable, m)
+    dpre = torch.ops.aten.gelu_backward(dact, pre)
+    want = torch.zeros_like(table).index_add_(0, bags[:, 0], dpre).index_add_(0, bags[:, 1], dpre)
+    torch.testing.assert_close(dtable, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("classes,width", [(5, 16), (59, 64), (64, 64)])
+def test_cross_entropy_kernel_equals_torch(fused, classes, width):
+    g = torch.Generator().manual_seed(1)
+    runs, m = 3, 40
+    z = torch.randn(runs, m, width, generator=g) * 4
+    z[..., classes:] = 1e3  # padding columns must not count
+    y = torch.randint(0, classes, (runs, m), generator=g)
+    loss, dz = torch.empty(runs), torch.empty(runs, m, classes)
+    fused.cross_entropy(z, classes, y, loss, dz)
+    zc = z[..., :classes].clone().requires_grad_()
+    want = F.cross_entropy(zc.transpose(1, 2), y, reduction="none").mean(dim=1)
+    torch.testing.assert_close(loss, want.detach(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(dz, torch.autograd.grad(want.sum(), zc)[0], rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_kernel_passes_non_finite_logits_on_and_refuses_bad_classes(fused):
+    z = torch.zeros(2, 3, 16)
+    z[0, 1, 2] = float("nan")
+    z[1, 0, 0] = float("inf")
+    loss, dz = torch.empty(2), torch.empty(2, 3, 4)
+    fused.cross_entropy(z, 4, torch.zeros(2, 3, dtype=torch.long), loss, dz)
+    assert not torch.isfinite(loss).any()  # such a run is then recorded as diverged
+    with pytest.raises(RuntimeError, match="outside"):
+        fused.cross_entropy(z, 4, torch.full((2, 3), 4, dtype=torch.long), loss, dz)
+    with pytest.raises(RuntimeError, match="columns"):
+        fused.cross_entropy(torch.zeros(2, 3, 4), 5, torch.zeros(2, 3, dtype=torch.long), loss, dz)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_fused_adamw_equals_the_torch_operations(fused, monkeypatch, dtype, order):
+    g = torch.Generator().manual_seed(2)
+    shapes = {"W": (3, 5, 7), "b": (3, 13)}  # W decayed, b not; 35 and 13 numbers: vector tails
+    params = {k: torch.randn(*s, generator=g, dtype=dtype) for k, s in shapes.items()}
+    lr = torch.tensor([1e-2, 3e-3, 1e-1], dtype=dtype)
+    wd = torch.tensor([1.0, 0.3, 2.0], dtype=dtype)
+    twins = {k: v.clone() for k, v in params.items()}
+    opts = [AdamW(ps, ("W",), lr, wd, order=order) for ps in (params, twins)]
+    for _ in range(5):
+        grads = {k: torch.randn(*s, generator=g, dtype=dtype) for k, s in shapes.items()}
+        monkeypatch.setenv("GROKKIT_KERNELS", "1")
+        opts[0].step(params, grads)
+        monkeypatch.setenv("GROKKIT_KERNELS", "0")
+        opts[1].step(twins, grads)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    for k in params:
+        torch.testing.assert_close(params[k], twins[k], **tol)
+        torch.testing.assert_close(opts[0].state["v"][k], opts[1].state["v"][k], **tol)
+
+
+def test_fused_adamw_rounds_a_run_the_same_in_any_batch(fused):
+    """Bit for bit: a run updated alone and inside a batch updated by two threads."""
+    g = torch.Generator().manual_seed(3)
+    n, size = 5, 5003  # the threads' chunks would cut runs' numbers apart, were they split by number
+    w, grad = torch.randn(n, size, generator=g), torch.randn(n, size, generator=g)
+    lr, wd = torch.linspace(1e-3, 1e-2, n), torch.linspace(0.1, 2.0, n)
+    m, v = 0.1 * torch.randn(n, size, generator=g), torch.rand(n, size, generator=g)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        batch = [t.clone() for t in (w, m, v)]
+        fused.adamw_(batch[0], grad, batch[1], batch[2], lr, wd, "before", 0.9, 0.999, 1e-8, 0.1, 0.001)
+    finally:
+        torch.set_num_threads(threads)
+    for i in range(n):
+        alone = [t[i:i + 1].clone() for t in (w, m, v)]
+        fused.adamw_(alone[0], grad[i:i + 1], alone[1], alone[2], lr[i:i + 1], wd[i:i + 1], "before", 0.9, 0.999,
+                     1e-8, 0.1, 0.001)
+        for got, want in zip(alone, batch):
+            assert torch.equal(got[0], want[i])
+
+
+@needs_compiler
+def test_a_lock_left_by_a_killed_build_does_not_block_the_next_process(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "1")
+    folder = kernels.build_directory(torch.backends.cpu.get_cpu_capability())
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text("")  # torch's lock file, as a build killed half-way leaves it
+    monkeypatch.setattr(kernels, "_state", {})
+    assert kernels.compiled() is not None  # torch alone would wait on that file forever
+    assert not (folder / "lock").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_squared_norms_kernel_accumulates_in_float64(fused, dtype):
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(3, 1001, generator=g, dtype=dtype) * 1e3  # a scalar tail after the vectors
+    want = w.double().pow(2).sum(dim=1)
+    got = fused.sq_norms(w)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want, rtol=1e-13, atol=0)
