@@ -17,8 +17,10 @@ What it does, and how it differs from papermill:
 * ``-p NAME VALUE`` works like papermill's: the assignments run right after the cell tagged
   ``parameters``, so they win over its defaults. ``VALUE`` is parsed with
   :func:`ast.literal_eval` (``-p seeds 4``, ``-p lrs "[1e-3, 3e-3]"``, ``-p train False``) and
-  falls back to the raw string (``-p preset paper``). Unknown names are assigned all the same
-  (the chapter's ``params.resolve_from`` reports them).
+  falls back to the raw string (``-p preset paper``). The namespace keeps IPython's input
+  history ``In`` (every cell's source, and the overrides as papermill's ``# Parameters`` cell),
+  so a chapter rejects a misspelled name exactly as it does under papermill
+  (:meth:`grokkit.book.parameters.Parameters.read`).
 * Displays are text only: ``display(...)`` prints a short text form, and the value of a cell's
   last expression is shown the same way (unless the line ends with ``;``, as in Jupyter).
   Without IPython a minimal stand-in for ``IPython`` / ``IPython.display`` (``display``,
@@ -284,7 +286,8 @@ def _run_cell(cell: Cell, namespace: dict[str, Any]) -> None:
 
 
 def _parameter_source(params: dict[str, Any]) -> str:
-    return "".join(f"{name} = {value!r}\n" for name, value in params.items())
+    """The overrides as papermill writes its injected cell (the chapters read the names from it)."""
+    return "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in params.items())
 
 
 def run_notebook(path: str | os.PathLike[str], params: dict[str, Any] | None = None,
@@ -300,8 +303,11 @@ def run_notebook(path: str | os.PathLike[str], params: dict[str, Any] | None = N
     if params and not any("parameters" in c.tags for c in cells):
         print("[headless] warning: no cell is tagged 'parameters'; the overrides run before the first cell",
               file=sys.stderr, flush=True)
+    # ``In`` is IPython's input history: the chapters read from it which parameters were set
+    # (grokkit.book.parameters.Parameters.read), so every cell run here is appended to it.
+    history: list[str] = [""]
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": __builtins__,
-                                 "__file__": str(path)}
+                                 "__file__": str(path), "In": history}
     _use_agg()
     # Relative entries of sys.path would move with the working directory.
     sys.path[:] = [os.getcwd() if p == "" else p for p in sys.path]
@@ -314,17 +320,20 @@ def run_notebook(path: str | os.PathLike[str], params: dict[str, Any] | None = N
         os.chdir(path.parent)
         with _text_displays():
             if params and not any("parameters" in c.tags for c in cells):
-                exec(_parameter_source(params), namespace)  # noqa: S102
+                history.append(_parameter_source(params))
+                exec(history[-1], namespace)  # noqa: S102
             for n, cell in enumerate(cells, 1):
                 print(f"[cell {cell.index}] ({n}/{len(cells)}) {cell.first_line[:100]}", flush=True)
                 t0 = time.perf_counter()
                 ok = True
                 try:
+                    history.append(cell.source)
                     _run_cell(cell, namespace)
                     if "parameters" in cell.tags and params:
                         print(f"[cell {cell.index}] injected parameters: "
                               + ", ".join(f"{k} = {v!r}" for k, v in params.items()), flush=True)
-                        exec(_parameter_source(params), namespace)  # noqa: S102
+                        history.append(_parameter_source(params))
+                        exec(history[-1], namespace)  # noqa: S102
                 except Exception:  # noqa: BLE001 - reported, then stop or go on
                     ok = False
                     failed.append(cell.index)

@@ -9,7 +9,7 @@ prose (``{glue:text}`name```). Nothing here computes a result.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..analysis.stats import Estimate
 
@@ -41,6 +41,24 @@ def and_list(items: Iterable[str]) -> str:
     """``"a, b and c"`` (prose lists of glued values)."""
     items = [str(i) for i in items]
     return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+def levels(values: Iterable[Any], fmt: str = "g", sep: str = " / ") -> str:
+    """Per-level values in one string, as the verdict rows and the prose show them:
+    ``levels([62.94, 55.2, 49.31], ".1f")`` is ``"62.9 / 55.2 / 49.3"``; estimates show their
+    value; nothing at all is ``"n/a"``."""
+    shown = [fmt_num(v.value if isinstance(v, Estimate) else v, fmt) for v in values]
+    return sep.join(shown) or "n/a"
+
+
+def missing_runs_note(*designs: Any) -> str:
+    """The note a chapter shows when training was off and some of its runs are not in the store
+    (``""`` when none is missing): each design's :attr:`grokkit.runs.Design.missing` summed."""
+    missing = sum(int(getattr(d, "missing", 0)) for d in designs)
+    if not missing:
+        return ""
+    return (f"**{missing} requested runs are not in the store** (training was off); "
+            "the numbers below use the runs that are.")
+
 
 def device_name(device: str) -> str:
     """A run record's device in words: ``"cuda:NVIDIA H200"`` is "an NVIDIA H200 GPU",
@@ -76,3 +94,10 @@ def glue(name: str, value: Any, fmt: str | None = None) -> None:
         return None
     _glue(name, shown, display=False)
     return None
+
+
+def glue_all(values: Mapping[str, Any]) -> None:
+    """:func:`glue` every ``name: value`` of a mapping (a chapter's :meth:`texts`): values that are
+    already text, figures or tables are glued as they are."""
+    for name, value in values.items():
+        glue(name, value)

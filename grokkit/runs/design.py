@@ -8,6 +8,7 @@ in front, and :meth:`Design.manifest` is the design as plain data (what the run 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Iterable
 
@@ -86,3 +87,18 @@ class Design:
                 tags[name] = pd.Series(dtype=object if name == "key" else float)
         runs = self._runs.drop(columns=[c for c in tags.columns if c != "key" and c in self._runs.columns])
         return tags.merge(runs, on="key", how="inner")
+
+
+def held_norm(rho: float, wc: float) -> float:
+    """The clamp target of a run held at ``rho`` times the critical norm ``wc``, rounded to 4
+    decimals (the target is part of the run's store key, so every chapter rounds it the same way)."""
+    return round(rho * wc, 4)
+
+
+def exponential_budget(base: float, rho: float, rate: float, floor: int, cap: int | None = None,
+                       round_to: int = 1000) -> int:
+    """A clamped run's step budget: ``base * exp(rate * (rho - 1))`` (the delay grows
+    exponentially in the held norm), rounded up to a multiple of ``round_to`` and kept within
+    ``[floor, cap]``. Paper 2's rule, "1.9x per 0.05 of rho", is ``rate = log(1.9) / 0.05``."""
+    steps = max(floor, round_to * math.ceil(base * math.exp(rate * (rho - 1)) / round_to))
+    return int(min(steps, cap) if cap is not None else steps)
