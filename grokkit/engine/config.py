@@ -17,6 +17,12 @@ Three rules keep sweeps honest:
   equal runs share one record.
 * **Versioned results.** :data:`RESULTS_VERSION` is part of every key; bump it when a
   change to the trainer changes results, and old records stop matching.
+
+Each field is declared once, with its metadata (:class:`FieldMeta`): the check of its
+value, when it enters the store key, whether it fixes init and split (a *base* field),
+and whether runs of one batch must share it. :meth:`RunConfig.canonical`,
+:meth:`~RunConfig.base_fields`, :meth:`~RunConfig.batch_key` and validation are loops
+over that declaration; the few rules that span several fields are listed in ``_RULES``.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ import dataclasses
 import hashlib
 import json
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 #: Bump when a code change alters the numbers a run produces (init, split, step).
 RESULTS_VERSION = 1
@@ -73,133 +79,221 @@ def is_prime(n: int) -> bool:
     return True
 
 
-def _check(cond: bool, name: str, msg: str) -> None:
-    if not cond:
-        raise ValueError(f"{name}: {msg}")
+# ------------------------------------------------------------------ field metadata
+@dataclass(frozen=True)
+class Check:
+    """A test of one field's value on its own, and what it expects in words."""
+
+    expects: str  # completes "<field>: must be ..., got <value>"
+    test: Callable[[Any], bool]
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_schedule(v: Any) -> bool:
+    if not isinstance(v, str):
+        return False
+    kind, _, num = v.partition(":")
+    return kind in ("every", "log") and num.isdigit() and int(num) >= 1
+
+
+def one_of(options: tuple[str, ...]) -> Check:
+    """The value is one of ``options``."""
+    return Check(f"one of {options}", lambda v: isinstance(v, str) and v in options)
+
+
+def optional(check: Check, none: str = "None") -> Check:
+    """``None`` (described as ``none``) or a value that passes ``check``."""
+    return Check(f"{none} or {check.expects}", lambda v: v is None or check.test(v))
+
+
+POS_INT = Check("a positive integer", lambda v: _is_int(v) and v >= 1)
+NONNEG_INT = Check("a non-negative integer", lambda v: _is_int(v) and v >= 0)
+PRIME = Check("a prime number", lambda v: _is_int(v) and is_prime(v))
+POSITIVE = Check("a positive finite number", lambda v: _is_real(v) and 0 < v < math.inf)
+NONNEG = Check("a non-negative finite number", lambda v: _is_real(v) and 0 <= v < math.inf)
+FRACTION = Check("a number strictly between 0 and 1", lambda v: _is_real(v) and 0 < v < 1)
+RATE = Check("a number in [0, 1)", lambda v: _is_real(v) and 0 <= v < 1)
+THRESHOLD = Check("a number in (0, 1]", lambda v: _is_real(v) and 0 < v <= 1)
+BOOL = Check("True or False", lambda v: isinstance(v, bool))
+NAME = Check("a name", lambda v: isinstance(v, str))
+SCHEDULE = Check("'every:K' or 'log:K' with K >= 1", _is_schedule)
+
+
+@dataclass(frozen=True)
+class When:
+    """A named condition on a config and the field's own value (``test(config, value)``)."""
+
+    doc: str
+    test: Callable[[RunConfig, Any], bool]
+
+
+ALWAYS = When("always", lambda c, v: True)
+MODULAR = When("modular task", lambda c, v: c.modular)
+PARITY = When("parity task", lambda c, v: not c.modular)
+CLAMPED = When("clamped", lambda c, v: c.clamped)
+SET = When("set (not None, not 0)", lambda c, v: v is not None and v != 0)
+STOPS_AT_GROK = When("stop_at_grok", lambda c, v: c.stop_at_grok)
+
+
+def model_in(*kinds: str) -> When:
+    """The config's model is one of ``kinds``."""
+    return When(f"model is {' or '.join(kinds)}", lambda c, v: c.model in kinds)
+
+
+def optimizer_is(kind: str) -> When:
+    """The config's optimizer is ``kind``."""
+    return When(f"optimizer is {kind}", lambda c, v: c.optimizer == kind)
+
+
+@dataclass(frozen=True)
+class FieldMeta:
+    """What :class:`RunConfig` knows about one of its fields."""
+
+    doc: str
+    check: Check  # the value on its own; rules across fields are in _RULES
+    key: When  # the field enters the store key (canonical form) when this holds
+    base: bool  # fixes init and split: enters base_seed (when it is in the key)
+    batch: When | None  # None: may differ within a batch; else runs share it while this holds
+    batch_as: str | None = None  # share this derived property instead of the value itself
+
+    def batch_value(self, cfg: RunConfig, name: str) -> Any:
+        """The field's entry in ``cfg``'s batch key (``None`` where its condition fails)."""
+        value = getattr(cfg, name)
+        if self.batch is None or not self.batch.test(cfg, value):
+            return None
+        return getattr(cfg, self.batch_as) if self.batch_as else value
+
+    @property
+    def batch_doc(self) -> str:
+        """When runs of one batch must share this field, in words."""
+        if self.batch is None:
+            return "no (may differ per run)"
+        return self.batch.doc + (f" (as {self.batch_as})" if self.batch_as else "")
+
+
+def field(default: Any, *, check: Check, key: When, batch: bool | When, doc: str, base: bool = False,
+          batch_as: str | None = None) -> Any:
+    """A :class:`RunConfig` field: its default and its :class:`FieldMeta`.
+
+    ``batch`` is ``True`` (runs of one batch share the value), ``False`` (it may differ
+    per run) or a :class:`When` (they share it while the condition holds).
+    """
+    when = ALWAYS if batch is True else None if batch is False else batch
+    meta = FieldMeta(doc=doc, check=check, key=key, base=base, batch=when, batch_as=batch_as)
+    return dataclasses.field(default=default, metadata={"grokkit": meta})
+
+
+# ----------------------------------------------------------------------- config
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines one training run.
 
-    Parameters are grouped as task, model, optimizer, loss, clamp and budget; see
-    the field comments. Width fields left at ``None`` take the model's defaults.
-    Use :func:`dataclasses.replace` (or :meth:`replace`) to derive arms.
+    Parameters are grouped as task, model, optimizer, loss, clamp and budget; each
+    field's ``doc`` says what it is (:meth:`describe` lists them). Width fields left at
+    ``None`` take the model's defaults. Use :meth:`replace` to derive arms.
     """
 
     # --- task -----------------------------------------------------------------
-    task: str = "add"  # "add" (a+b mod p), "mul" (a*b mod p) or "parity"
-    p: int = 59  # modulus (modular tasks)
-    train_frac: float = 0.4  # fraction of the p^2 pairs used for training
-    parity_n: int = 30  # sparse parity: input bits
-    parity_k: int = 3  # sparse parity: relevant bits (the first k)
-    parity_train: int = 1000  # sparse parity: training examples
-    parity_test: int = 2000  # sparse parity: fresh test examples
-    seed: int = 0  # base seed: with task and model, fixes init and split
+    task: str = field("add", check=one_of(TASKS), key=ALWAYS, base=True, batch=True,
+                      doc='"add" (a+b mod p), "mul" (a*b mod p) or "parity"')
+    p: int = field(59, check=PRIME, key=MODULAR, base=True, batch=MODULAR, doc="modulus (modular tasks)")
+    train_frac: float = field(0.4, check=FRACTION, key=MODULAR, base=True, batch=MODULAR, batch_as="n_train",
+                              doc="fraction of the p^2 pairs used for training")
+    parity_n: int = field(30, check=POS_INT, key=PARITY, base=True, batch=PARITY,
+                          doc="sparse parity: input bits")
+    parity_k: int = field(3, check=POS_INT, key=PARITY, base=True, batch=False,
+                          doc="sparse parity: relevant bits (the first k)")
+    parity_train: int = field(1000, check=POS_INT, key=PARITY, base=True, batch=PARITY,
+                              doc="sparse parity: training examples")
+    parity_test: int = field(2000, check=POS_INT, key=PARITY, base=True, batch=PARITY,
+                             doc="sparse parity: fresh test examples")
+    seed: int = field(0, check=NONNEG_INT, key=ALWAYS, base=True, batch=False,
+                      doc="base seed: with task and model, fixes init and split")
     # --- model ----------------------------------------------------------------
-    model: str = "mlp"  # "mlp", "attn", "encoder" or "parity_mlp"
-    d_embed: int | None = None  # embedding / residual width
-    d_hidden: int | None = None  # hidden (MLP) width
-    n_heads: int | None = None  # attention heads
-    layernorm: bool = False  # mlp: parameter-free LN before unembedding; attn: LN variant
+    model: str = field("mlp", check=one_of(MODELS), key=ALWAYS, base=True, batch=True,
+                       doc='"mlp", "attn", "encoder" or "parity_mlp"')
+    d_embed: int | None = field(None, check=NONNEG_INT, key=model_in(*_MODULAR_MODELS), base=True, batch=True,
+                                doc="embedding / residual width (None: the model's default)")
+    d_hidden: int | None = field(None, check=POS_INT, key=ALWAYS, base=True, batch=True,
+                                 doc="hidden (MLP) width (None: the model's default)")
+    n_heads: int | None = field(None, check=POS_INT, key=model_in("attn", "encoder"), base=True, batch=True,
+                                doc="attention heads (None: the model's default)")
+    layernorm: bool = field(False, check=BOOL, key=model_in("mlp", "attn"), base=True, batch=True,
+                            doc="mlp: parameter-free LN before unembedding; attn: LN variant "
+                                "(the encoder always has its LayerNorms)")
     # --- optimizer ------------------------------------------------------------
-    optimizer: str = "adamw"  # "adamw" (decoupled decay) or "sgd" (coupled L2)
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    decay_order: str = "before"  # adamw: decay "before" (paper 1) or "after" (paper 2) the Adam step
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    momentum: float = 0.0  # sgd only
-    batch_size: int | None = None  # None: full batch; else minibatches drawn with replacement
+    optimizer: str = field("adamw", check=one_of(OPTIMIZERS), key=ALWAYS, batch=True,
+                           doc='"adamw" (decoupled decay) or "sgd" (coupled L2)')
+    lr: float = field(1e-3, check=POSITIVE, key=ALWAYS, batch=False, doc="learning rate")
+    weight_decay: float = field(1.0, check=NONNEG, key=ALWAYS, batch=False, doc="weight decay lambda")
+    decay_order: str = field("before", check=one_of(DECAY_ORDERS), key=optimizer_is("adamw"), batch=True,
+                             doc='adamw: decay "before" (paper 1) or "after" (paper 2) the Adam step')
+    beta1: float = field(0.9, check=RATE, key=optimizer_is("adamw"), batch=True, doc="adamw: beta1")
+    beta2: float = field(0.999, check=RATE, key=optimizer_is("adamw"), batch=True, doc="adamw: beta2")
+    eps: float = field(1e-8, check=POSITIVE, key=optimizer_is("adamw"), batch=True, doc="adamw: epsilon")
+    momentum: float = field(0.0, check=RATE, key=optimizer_is("sgd"), batch=False, doc="sgd: momentum")
+    batch_size: int | None = field(None, check=optional(POS_INT, "None (full batch)"), key=ALWAYS, batch=True,
+                                   doc="None: full batch; else minibatches drawn with replacement")
     # --- loss -----------------------------------------------------------------
-    loss: str = "ce"  # "ce" or "mse", both on z / temperature
-    temperature: float = 1.0  # output temperature tau (not a parameter, not in the norm)
+    loss: str = field("ce", check=one_of(LOSSES), key=ALWAYS, batch=True,
+                      doc='"ce" or "mse", both on z / temperature')
+    temperature: float = field(1.0, check=POSITIVE, key=ALWAYS, batch=False,
+                               doc="output temperature tau (not a parameter, not in the norm)")
     # --- norm clamp -----------------------------------------------------------
-    clamp_target: float | None = None  # absolute target norm (e.g. rho * Wc)
-    clamp_scale: float | None = None  # or: target = scale * norm at clamp_start (per run)
-    clamp_start: int = 500  # t_int: first step count at which the norm is set
-    clamp_mode: str = "hold"  # "hold": after every step from t_int on; "once": one rescale at t_int
-    clamp_group: str | None = None  # clamp one named group instead of the counted norm
-    fork_step: int = 0  # >0: temperature and clamp act from here, on a state shared with the free run
+    clamp_target: float | None = field(None, check=optional(POSITIVE), key=SET, batch=False,
+                                       doc="absolute target norm (e.g. rho * Wc)")
+    clamp_scale: float | None = field(None, check=optional(POSITIVE), key=SET, batch=False,
+                                      doc="or: target = scale * norm at clamp_start (per run)")
+    clamp_start: int = field(500, check=NONNEG_INT, key=CLAMPED, batch=False,
+                             doc="t_int: first step count at which the norm is set")
+    clamp_mode: str = field("hold", check=one_of(CLAMP_MODES), key=CLAMPED, batch=True,
+                            doc='"hold": after every step from t_int on; "once": one rescale at t_int')
+    clamp_group: str | None = field(None, check=optional(NAME), key=CLAMPED, batch=True,
+                                    doc="clamp one named group (MODEL_GROUPS) instead of the counted norm")
+    fork_step: int = field(0, check=NONNEG_INT, key=SET, batch=False,
+                           doc=">0: temperature and clamp act from here, on a state shared with the free run")
     # --- budget, stopping, evaluation ------------------------------------------
-    max_steps: int = 30_000  # budget; a run that has not grokked by then is censored
-    stop_at_grok: bool = True  # stop at T_grok (+ extra_steps)
-    extra_steps: int = 0  # steps to continue after T_grok, for post-grok measurements
-    eval_schedule: str = "every:50"  # "every:K" or "log:K" (K log-spaced steps, paper 1)
-    trace_every: int = 0  # >0: also record the norms (cheap, no forward pass) every this many steps
-    mem_threshold: float = 0.99  # T_mem: first evaluated step with train accuracy >= this
-    grok_threshold: float = 0.9  # T_grok: first evaluated step with test accuracy >= this
-    dtype: str = "float32"
+    max_steps: int = field(30_000, check=POS_INT, key=ALWAYS, batch=False,
+                           doc="budget; a run that has not grokked by then is censored")
+    stop_at_grok: bool = field(True, check=BOOL, key=ALWAYS, batch=False,
+                               doc="stop at T_grok (+ extra_steps)")
+    extra_steps: int = field(0, check=NONNEG_INT, key=STOPS_AT_GROK, batch=False,
+                             doc="steps to continue after T_grok, for post-grok measurements")
+    eval_schedule: str = field("every:50", check=SCHEDULE, key=ALWAYS, batch=True,
+                               doc='"every:K" or "log:K" (K log-spaced steps, paper 1)')
+    trace_every: int = field(0, check=NONNEG_INT, key=SET, batch=False,
+                             doc=">0: also record the norms (cheap, no forward pass) every this many steps")
+    mem_threshold: float = field(0.99, check=THRESHOLD, key=ALWAYS, batch=False,
+                                 doc="T_mem: first evaluated step with train accuracy >= this")
+    grok_threshold: float = field(0.9, check=THRESHOLD, key=ALWAYS, batch=False,
+                                  doc="T_grok: first evaluated step with test accuracy >= this")
+    dtype: str = field("float32", check=one_of(DTYPES), key=ALWAYS, batch=True,
+                       doc='"float32" or "float64"')
 
     def __post_init__(self) -> None:
+        """Fill the widths left at ``None`` with the model's defaults, then validate."""
         if self.model in _MODEL_DEFAULTS:
-            d_embed, d_hidden, n_heads = _MODEL_DEFAULTS[self.model]
-            for name, default in (("d_embed", d_embed), ("d_hidden", d_hidden), ("n_heads", n_heads)):
+            for name, default in zip(("d_embed", "d_hidden", "n_heads"), _MODEL_DEFAULTS[self.model]):
                 if getattr(self, name) is None:
                     object.__setattr__(self, name, default)
         self._validate()
 
-    # ------------------------------------------------------------------ checks
     def _validate(self) -> None:
-        _check(self.task in TASKS, "task", f"unknown task {self.task!r}; expected one of {TASKS}")
-        _check(self.model in MODELS, "model", f"unknown model {self.model!r}; expected one of {MODELS}")
-        _check(_is_int(self.seed) and self.seed >= 0, "seed", f"must be a non-negative integer, got {self.seed!r}")
-        if self.task == "parity":
-            _check(self.model == "parity_mlp", "model", f"task 'parity' needs model 'parity_mlp', got {self.model!r}")
-            _check(_is_int(self.parity_n) and self.parity_n >= 1, "parity_n", f"must be a positive integer, got {self.parity_n!r}")
-            _check(
-                _is_int(self.parity_k) and 1 <= self.parity_k <= self.parity_n,
-                "parity_k",
-                f"must be an integer in [1, parity_n={self.parity_n}], got {self.parity_k!r}",
-            )
-            _check(_is_int(self.parity_train) and self.parity_train >= 1, "parity_train", f"must be a positive integer, got {self.parity_train!r}")
-            _check(_is_int(self.parity_test) and self.parity_test >= 1, "parity_test", f"must be a positive integer, got {self.parity_test!r}")
-        else:
-            _check(self.model in _MODULAR_MODELS, "model", f"task {self.task!r} needs one of {_MODULAR_MODELS}, got {self.model!r}")
-            _check(_is_int(self.p) and is_prime(self.p), "p", f"must be a prime number, got {self.p!r}")
-            _check(_is_real(self.train_frac) and 0.0 < self.train_frac < 1.0, "train_frac", f"must lie strictly between 0 and 1, got {self.train_frac!r}")
-            n_train = round(self.train_frac * self.p**2)
-            _check(0 < n_train < self.p**2, "train_frac", f"leaves an empty train or test set at p={self.p} (n_train={n_train})")
-        for name in ("d_embed", "d_hidden", "n_heads"):
-            v = getattr(self, name)
-            _check(_is_int(v) and v >= (0 if name == "d_embed" and self.model == "parity_mlp" else 1), name, f"must be a positive integer, got {v!r}")
-        if self.model in ("attn", "encoder"):
-            _check(self.d_embed % self.n_heads == 0, "n_heads", f"must divide d_embed={self.d_embed}, got {self.n_heads}")
-        _check(self.optimizer in OPTIMIZERS, "optimizer", f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
-        _check(_is_real(self.lr) and self.lr > 0 and math.isfinite(self.lr), "lr", f"must be a positive finite number, got {self.lr!r}")
-        _check(_is_real(self.weight_decay) and self.weight_decay >= 0 and math.isfinite(self.weight_decay), "weight_decay", f"must be a non-negative finite number, got {self.weight_decay!r}")
-        _check(self.decay_order in DECAY_ORDERS, "decay_order", f"must be one of {DECAY_ORDERS}, got {self.decay_order!r}")
-        _check(_is_real(self.beta1) and 0 <= self.beta1 < 1, "beta1", f"must lie in [0, 1), got {self.beta1!r}")
-        _check(_is_real(self.beta2) and 0 <= self.beta2 < 1, "beta2", f"must lie in [0, 1), got {self.beta2!r}")
-        _check(_is_real(self.eps) and self.eps > 0, "eps", f"must be positive, got {self.eps!r}")
-        _check(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", f"must lie in [0, 1), got {self.momentum!r}")
-        _check(self.batch_size is None or (_is_int(self.batch_size) and self.batch_size >= 1), "batch_size", f"must be None (full batch) or a positive integer, got {self.batch_size!r}")
-        _check(self.loss in LOSSES, "loss", f"unknown loss {self.loss!r}; expected one of {LOSSES}")
-        _check(_is_real(self.temperature) and self.temperature > 0 and math.isfinite(self.temperature), "temperature", f"must be a positive finite number, got {self.temperature!r}")
-        _check(self.clamp_mode in CLAMP_MODES, "clamp_mode", f"must be one of {CLAMP_MODES}, got {self.clamp_mode!r}")
-        _check(self.clamp_group is None or self.clamp_group in MODEL_GROUPS[self.model], "clamp_group",
-               f"unknown group {self.clamp_group!r} for model {self.model!r}; expected None or one of {MODEL_GROUPS[self.model]}")
-        _check(self.clamp_target is None or self.clamp_scale is None, "clamp_target", "give clamp_target or clamp_scale, not both")
-        for name in ("clamp_target", "clamp_scale"):
-            v = getattr(self, name)
-            _check(v is None or (_is_real(v) and v > 0 and math.isfinite(v)), name, f"must be a positive finite number (or None), got {v!r}")
-        _check(_is_int(self.clamp_start) and self.clamp_start >= 0, "clamp_start", f"must be a non-negative integer, got {self.clamp_start!r}")
-        _check(_is_int(self.max_steps) and self.max_steps >= 1, "max_steps", f"must be a positive integer, got {self.max_steps!r}")
-        if self.clamped:
-            _check(self.max_steps > self.clamp_start, "max_steps", f"budget {self.max_steps} must exceed clamp_start (t_int) {self.clamp_start}")
-        _check(_is_int(self.fork_step) and self.fork_step >= 0, "fork_step", f"must be a non-negative integer, got {self.fork_step!r}")
-        if self.fork_step:
-            _check(self.max_steps > self.fork_step, "max_steps", f"budget {self.max_steps} must exceed fork_step {self.fork_step}")
-            if self.clamped:
-                _check(self.clamp_start >= self.fork_step, "clamp_start", f"must not precede fork_step {self.fork_step}, got {self.clamp_start}")
-        _check(_is_int(self.extra_steps) and self.extra_steps >= 0, "extra_steps", f"must be a non-negative integer, got {self.extra_steps!r}")
-        parse_schedule(self.eval_schedule)
-        _check(_is_int(self.trace_every) and self.trace_every >= 0, "trace_every", f"must be a non-negative integer, got {self.trace_every!r}")
-        for name in ("mem_threshold", "grok_threshold"):
-            v = getattr(self, name)
-            _check(_is_real(v) and 0 < v <= 1, name, f"must lie in (0, 1], got {v!r}")
-        _check(self.dtype in DTYPES, "dtype", f"must be one of {DTYPES}, got {self.dtype!r}")
+        """Check every field on its own, then the rules across fields; the first failure raises."""
+        for name, meta in _META.items():
+            value = getattr(self, name)
+            if not meta.check.test(value):
+                raise ValueError(f"{name}: must be {meta.check.expects}, got {value!r}")
+        for rule in _RULES:
+            if not rule.holds(self):
+                raise ValueError(f"{rule.field}: {rule.message(self)}")
 
     # --------------------------------------------------------------- derived
     @property
@@ -209,6 +303,7 @@ class RunConfig:
 
     @property
     def modular(self) -> bool:
+        """True for the modular-arithmetic tasks (add, mul)."""
         return self.task in ("add", "mul")
 
     @property
@@ -223,38 +318,12 @@ class RunConfig:
     def canonical(self) -> dict[str, Any]:
         """The fields that can change this run's result, as a plain dict.
 
-        Irrelevant fields (the clamp's when there is no clamp, parity's in a
-        modular run, ...) are dropped so that equal runs share one key.
+        A field enters when its key condition holds (:class:`FieldMeta`); irrelevant
+        fields (the clamp's when there is no clamp, parity's in a modular run, ...) are
+        left out so that equal runs share one key.
         """
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        drop: set[str] = set()
-        if self.modular:
-            drop |= {"parity_n", "parity_k", "parity_train", "parity_test"}
-        else:
-            drop |= {"p", "train_frac"}
-        if self.model in ("mlp", "parity_mlp"):
-            drop.add("n_heads")
-        if self.model == "parity_mlp":
-            drop |= {"d_embed", "layernorm"}
-        if self.model == "encoder":
-            drop.add("layernorm")  # the encoder always has its LayerNorms
-        if self.optimizer == "adamw":
-            drop.add("momentum")
-        else:
-            drop |= {"beta1", "beta2", "eps", "decay_order"}
-        if not self.clamped:
-            drop |= {"clamp_target", "clamp_scale", "clamp_start", "clamp_mode", "clamp_group"}
-        elif self.clamp_target is None:
-            drop.add("clamp_target")
-        else:
-            drop.add("clamp_scale")
-        if not self.fork_step:
-            drop.add("fork_step")
-        if not self.stop_at_grok:
-            drop.add("extra_steps")
-        if not self.trace_every:
-            drop.add("trace_every")
-        return {k: v for k, v in d.items() if k not in drop}
+        values = {name: getattr(self, name) for name in _META}
+        return {name: v for name, v in values.items() if _META[name].key.test(self, v)}
 
     @property
     def key(self) -> str:
@@ -263,34 +332,24 @@ class RunConfig:
         return _digest(payload)[:16]
 
     def base_fields(self) -> dict[str, Any]:
-        """The fields that fix initialization and split (task, model, dtype, seed)."""
-        names = (
-            "task p train_frac parity_n parity_k parity_train parity_test "
-            "model d_embed d_hidden n_heads layernorm seed"
-        ).split()
-        c = self.canonical()
-        return {k: c[k] for k in names if k in c}
+        """The canonical fields that fix initialization and split: task, model, widths and seed."""
+        return {name: v for name, v in self.canonical().items() if _META[name].base}
 
     @property
     def base_seed(self) -> int:
         """Seed of the init and split generator: never depends on the intervention arm."""
         return int(_digest(self.base_fields()), 16) % (2**63 - 1)
 
-    def batch_key(self) -> tuple:
+    def batch_key(self) -> tuple[tuple[str, Any], ...]:
         """Runs with equal batch keys can train as one batched computation.
 
         They share data shapes, model shapes, optimizer kind, loss, clamp mode,
         evaluation schedule and dtype; seeds, learning rates, weight decays, clamp
-        targets, temperatures and budgets may differ per run.
+        targets, temperatures and budgets may differ per run. The key is a tuple of
+        ``(name, value)`` pairs, one per field with a batch condition (:class:`FieldMeta`).
         """
-        return (
-            self.task, self.p if self.modular else None, self.n_train,
-            self.parity_n if not self.modular else None, self.parity_test if not self.modular else None,
-            self.model, self.d_embed, self.d_hidden, self.n_heads, self.layernorm,
-            self.optimizer, self.decay_order, self.beta1, self.beta2, self.eps,
-            self.batch_size, self.loss, self.clamp_mode, self.clamp_group,
-            self.eval_schedule, self.dtype,
-        )
+        return tuple((meta.batch_as or name, meta.batch_value(self, name))
+                     for name, meta in _META.items() if meta.batch)
 
     def prefork(self) -> RunConfig:
         """The free run whose state at ``fork_step`` this arm continues from."""
@@ -301,13 +360,69 @@ class RunConfig:
             max_steps=self.fork_step, stop_at_grok=False,
         )
 
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """One row per field, for documentation: name, default, doc, what the value must be
+        (``expects``), when it enters the store key (``key``), whether it fixes init and split
+        (``base``) and when runs of one batch must share it (``batch``)."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            meta = _META[f.name]
+            rows.append(dict(name=f.name, default=f.default, doc=meta.doc, expects=meta.check.expects,
+                             key=meta.key.doc, base=meta.base, batch=meta.batch_doc))
+        return rows
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+
+_META: dict[str, FieldMeta] = {f.name: f.metadata["grokkit"] for f in dataclasses.fields(RunConfig)}
 
 
-def _is_real(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+# ------------------------------------------------------------ rules across fields
+@dataclass(frozen=True)
+class _Rule:
+    """A rule across fields: where ``holds`` is false, the config fails as ``field: message``."""
+
+    name: str  # what the rule asks, in words
+    field: str  # the field a violation is reported against
+    holds: Callable[[RunConfig], bool]
+    message: Callable[[RunConfig], str]
+
+
+_RULES = (
+    _Rule("parity trains the parity MLP", "model",
+          lambda c: c.modular or c.model == "parity_mlp",
+          lambda c: f"task 'parity' needs model 'parity_mlp', got {c.model!r}"),
+    _Rule("modular tasks train a modular model", "model",
+          lambda c: not c.modular or c.model in _MODULAR_MODELS,
+          lambda c: f"task {c.task!r} needs one of {_MODULAR_MODELS}, got {c.model!r}"),
+    _Rule("the relevant bits are input bits", "parity_k",
+          lambda c: c.modular or c.parity_k <= c.parity_n,
+          lambda c: f"must be an integer in [1, parity_n={c.parity_n}], got {c.parity_k!r}"),
+    _Rule("the train and test sets are non-empty", "train_frac",
+          lambda c: not c.modular or 0 < c.n_train < c.p**2,
+          lambda c: f"leaves an empty train or test set at p={c.p} (n_train={c.n_train})"),
+    _Rule("only the parity MLP has no embedding", "d_embed",
+          lambda c: c.model == "parity_mlp" or c.d_embed >= 1,
+          lambda c: f"must be a positive integer for model {c.model!r}, got {c.d_embed!r}"),
+    _Rule("the heads split the width", "n_heads",
+          lambda c: c.model not in ("attn", "encoder") or c.d_embed % c.n_heads == 0,
+          lambda c: f"must divide d_embed={c.d_embed}, got {c.n_heads}"),
+    _Rule("the clamped group exists", "clamp_group",
+          lambda c: c.clamp_group is None or c.clamp_group in MODEL_GROUPS[c.model],
+          lambda c: f"unknown group {c.clamp_group!r} for model {c.model!r}; "
+                    f"expected None or one of {MODEL_GROUPS[c.model]}"),
+    _Rule("one clamp target", "clamp_target",
+          lambda c: c.clamp_target is None or c.clamp_scale is None,
+          lambda c: "give clamp_target or clamp_scale, not both"),
+    _Rule("the clamp starts within the budget", "max_steps",
+          lambda c: not c.clamped or c.max_steps > c.clamp_start,
+          lambda c: f"budget {c.max_steps} must exceed clamp_start (t_int) {c.clamp_start}"),
+    _Rule("the fork is within the budget", "max_steps",
+          lambda c: not c.fork_step or c.max_steps > c.fork_step,
+          lambda c: f"budget {c.max_steps} must exceed fork_step {c.fork_step}"),
+    _Rule("a forked clamp starts at or after the fork", "clamp_start",
+          lambda c: not (c.fork_step and c.clamped) or c.clamp_start >= c.fork_step,
+          lambda c: f"must not precede fork_step {c.fork_step}, got {c.clamp_start}"),
+)
 
 
 def _digest(payload: dict[str, Any]) -> str:
@@ -317,9 +432,9 @@ def _digest(payload: dict[str, Any]) -> str:
 
 def parse_schedule(schedule: str) -> tuple[str, int]:
     """Parse ``"every:K"`` or ``"log:K"`` into ``(kind, K)``; raises ValueError otherwise."""
-    kind, _, num = str(schedule).partition(":")
-    ok = kind in ("every", "log") and num.isdigit() and int(num) >= 1
-    _check(ok, "eval_schedule", f"must be 'every:K' or 'log:K' with K >= 1, got {schedule!r}")
+    if not _is_schedule(schedule):
+        raise ValueError(f"eval_schedule: must be {SCHEDULE.expects}, got {schedule!r}")
+    kind, _, num = schedule.partition(":")
     return kind, int(num)
 
 
