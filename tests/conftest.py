@@ -1,6 +1,8 @@
 """Shared fixtures for grokkit's tests.
 
-The markers ``slow`` and ``notebook`` are registered in pyproject.toml.
+The markers ``slow`` and ``notebook`` are registered in pyproject.toml. Every test marked
+``notebook`` (it executes a chapter or page, or builds the book) counts as ``slow`` too, so
+``pytest -m "not slow"`` runs the unit tests alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ CHAPTERS_DIR = ROOT / "chapters"
 def chapter_notebooks() -> list[Path]:
     """Every chapter notebook, in order."""
     return sorted(CHAPTERS_DIR.glob("*.ipynb"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that executes notebooks is slow, whatever else it is marked."""
+    for item in items:
+        if item.get_closest_marker("notebook") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -208,8 +208,7 @@ def folder(doc: str) -> Parameter:
 
 #: The parameters of every chapter, before its own.
 COMMON = {
-    "preset": choice('"smoke" (tests, about a minute), "book" (the rendered book) or "paper" (the papers\' scale)',
-                     PRESET_NAMES),
+    "preset": choice('"smoke" (tests, ~1 min), "book" (this page), "paper" (the paper\'s scale)', PRESET_NAMES),
     "train": Parameter(FLAG, "None trains missing runs unless GROKKIT_NO_TRAIN is set; False uses stored runs only",
                        optional=True),
     "store": folder("run-store folder (None: the project's data/runs)"),
@@ -317,13 +316,9 @@ class Parameters:
     def cell_source(self) -> str:
         """The notebook's parameters cell: every parameter, ``None`` (the preset's value) or the
         common default, with its meaning as a comment."""
-        names = list(self.all)
-        width = max(len(f"{n} = {COMMON_DEFAULTS.get(n)!r}") for n in names) + 2
-        lines = []
-        for name in names:
-            assign = f"{name} = {COMMON_DEFAULTS.get(name)!r}"
-            lines.append(f"{assign:<{width}}# {self.all[name].doc}")
-        return "\n".join(lines)
+        assigns = {n: f"{n} = {_literal_text(COMMON_DEFAULTS.get(n))}" for n in self.all}
+        width = max(map(len, assigns.values())) + 2
+        return "\n".join(f"{a:<{width}}# {self.all[n].doc}" for n, a in assigns.items())
 
     def table(self) -> pd.DataFrame:
         """Every own parameter with its meaning, its form and its value in each preset."""
@@ -364,6 +359,11 @@ def ordered(*names: str, strict: bool = True) -> Rule:
 
 def _named(p: Parameter, name: str) -> Parameter:
     return p if p.name == name else Parameter(p.form, p.doc, p.many, p.interval, p.optional, p.choices, name)
+
+
+def _literal_text(v: Any) -> str:
+    """A default as the parameters cell writes it (strings in double quotes)."""
+    return f'"{v}"' if isinstance(v, str) else repr(v)
 
 
 def _short(v: Any) -> str:
