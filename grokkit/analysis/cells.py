@@ -113,12 +113,6 @@ def spread_of_medians(df: pd.DataFrame, by: str, value: str = "norm_grok", *, n_
     return Estimate(value_, float(lo), float(hi))
 
 
-def rows_for(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """The rows of ``table`` whose ``key`` is in ``keys``, in that order (absent keys skipped)."""
-    idx = table.set_index("key")
-    return idx.loc[[k for k in keys if k in idx.index]].reset_index()
-
-
 def median_ci(values, *, n_boot: int = 2000, seed: int = 0) -> Estimate:
     """Median with a bootstrap CI; NaN (not an error) when there are no values."""
     values = np.asarray(values, dtype=float)

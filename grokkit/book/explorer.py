@@ -39,20 +39,10 @@ from matplotlib.ticker import FuncFormatter
 
 from ..runs.store import RunStore
 from .results import project_root
+from .tables import LABELS
 
 #: A chapter's run manifest is ``<results_dir>/<chapter><MANIFEST_SUFFIX>``.
 MANIFEST_SUFFIX = ".runs.json"
-
-#: How a label is named on its dropdown (others: underscores become spaces).
-LABEL_NAMES = {
-    "rho": "ρ",
-    "tau": "τ",
-    "temperature": "τ",
-    "lr": "lr",
-    "weight_decay": "weight decay",
-    "train_frac": "train fraction",
-    "p": "p",
-}
 
 #: The three panels: trajectory column, y-axis label.
 PANELS = (("test_acc", "test accuracy"), ("norm", "weight norm ‖W‖"), ("logit_scale", "logit scale L"))
@@ -219,7 +209,7 @@ def format_value(label: str, value: Any) -> str:
 
 def label_name(label: str) -> str:
     """A label's display name (``rho`` -> ``ρ``)."""
-    return LABEL_NAMES.get(label, label.replace("_", " "))
+    return LABELS.get(label, label.replace("_", " "))
 
 
 def describe_cell(cell: Mapping[str, Any]) -> str:

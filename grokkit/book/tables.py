@@ -38,7 +38,7 @@ TABLE_STYLE = [{"selector": "", "props": [("font-size", "0.88em"), ("border-coll
 
 #: How the book names common columns.
 LABELS = {
-    "rho": "ρ", "temperature": "τ", "train_frac": "train fraction", "weight_decay": "λ", "lr": "lr", "p": "p",
+    "rho": "ρ", "temperature": "τ", "tau": "τ", "train_frac": "train fraction", "weight_decay": "λ", "lr": "lr", "p": "p",
     "n": "runs", "n_grokked": "grokked", "n_censored": "censored", "n_diverged": "diverged",
     "t_median": "median T_grok", "budget": "budget (steps)", "norm_median": "‖W‖ at T_grok",
 }
