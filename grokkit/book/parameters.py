@@ -28,6 +28,7 @@ being ignored, and every value is checked against its form before any training::
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import math
 import re
@@ -105,6 +106,7 @@ class Parameter:
     optional: bool = False
     choices: tuple[Any, ...] = ()
     name: str = ""
+    empty_ok: bool = False  # a list that may be empty (an empty list of levels skips an arm)
 
     @property
     def expected(self) -> str:
@@ -113,7 +115,7 @@ class Parameter:
         if self.interval:
             text = f"an interval [lo, hi] with lo < hi, each {one}"
         elif self.many:
-            text = f"a non-empty list, each {one}"
+            text = f"a {'' if self.empty_ok else 'non-empty '}list, each {one}"
         else:
             text = one
         return text + (" (or None)" if self.optional else "")
@@ -127,7 +129,7 @@ class Parameter:
             good = (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(ok, value))
                     and value[0] < value[1])
         elif self.many:
-            good = isinstance(value, (list, tuple)) and len(value) > 0 and all(map(ok, value))
+            good = isinstance(value, (list, tuple)) and (len(value) > 0 or self.empty_ok) and all(map(ok, value))
         else:
             good = not isinstance(value, (list, tuple)) and ok(value)
         if not good:
@@ -161,9 +163,10 @@ def nonneg_integer(doc: str, many: bool = False) -> Parameter:
     return _param(NONNEG_INT, doc, many)
 
 
-def positive(doc: str, many: bool = False, optional: bool = False) -> Parameter:
-    """A positive finite number (a learning rate, a weight decay, a level), or a list of them."""
-    return _param(POSITIVE, doc, many, optional=optional)
+def positive(doc: str, many: bool = False, optional: bool = False, empty_ok: bool = False) -> Parameter:
+    """A positive finite number (a learning rate, a weight decay, a level), or a list of them
+    (``empty_ok``: the list may be empty)."""
+    return _param(POSITIVE, doc, many, optional=optional, empty_ok=empty_ok)
 
 
 def nonneg(doc: str, many: bool = False) -> Parameter:
@@ -214,7 +217,7 @@ COMMON = {
     "store": folder("run-store folder (None: the project's data/runs)"),
     "results_dir": folder("where the verdict JSON and run manifest go (None: the project's results/)"),
 }
-COMMON = {name: Parameter(p.form, p.doc, p.many, p.interval, p.optional, p.choices, name) for name, p in COMMON.items()}
+COMMON = {name: dataclasses.replace(p, name=name) for name, p in COMMON.items()}
 #: Defaults of the common parameters in the notebook's parameters cell.
 COMMON_DEFAULTS = {"preset": "book", "train": None, "store": None, "results_dir": None}
 
@@ -358,7 +361,7 @@ def ordered(*names: str, strict: bool = True) -> Rule:
 
 
 def _named(p: Parameter, name: str) -> Parameter:
-    return p if p.name == name else Parameter(p.form, p.doc, p.many, p.interval, p.optional, p.choices, name)
+    return p if p.name == name else dataclasses.replace(p, name=name)
 
 
 def _literal_text(v: Any) -> str:

@@ -1,0 +1,581 @@
+"""Chapter 6, LayerNorm decoupling (paper 1, §7): with parameter-free LayerNorms the total weight
+norm stops setting the grokking time (it is spread across training fractions, the unembedding's
+norm is not, and one-group clamps move T_grok at most about 2-fold); without them the
+exponential pinned-norm law of chapter 2 returns. Also: chapter 2's MLP clamped with and without
+a LayerNorm before its unembedding, and paper 3's free-contraction law on the MLP without one.
+
+The chapter's parameters and presets, the paper's figures and the tolerances (fixed before any
+result was read), its two stages of runs (the free controls, then the clamps, whose targets are
+the controls' norms at grokking), the analysis of their tables, the numbers its prose glues and
+its verdicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ...analysis import cells, contraction
+from ...analysis.stats import Estimate
+from ...engine.config import RunConfig, parse_schedule
+from ...engine.protocols import paper1
+from ...runs.design import Design, held_norm
+from ...runs.store import RunStore
+from .. import parameters as pm
+from ..tables import cells_table
+from ..text import and_list, fmt_ci
+from ..verdicts import NO_DATA, Judgement, Verdicts, at_most, compare, read_estimate
+
+CHAPTER, TITLE = "06_layernorm", "6. LayerNorm decoupling"
+
+
+# ---------------------------------------------------------------------------- parameters
+def _exceeds_clamp_starts(budget: str) -> pm.Rule:
+    """A budget of runs that may be clamped must exceed both clamp starts."""
+    return pm.Rule(f"{budget}, t_int, t_int_attn: {budget} must exceed the clamp starts",
+                   lambda v: v[budget] > max(v["t_int"], v["t_int_attn"]))
+
+
+def _every_exceeds(budgets: str, start: str) -> pm.Rule:
+    """Every budget of a list of clamped runs must exceed their clamp start."""
+    return pm.Rule(f"{budgets}, {start}: every budget must exceed the clamp start {start}",
+                   lambda v: min(v[budgets]) > v[start])
+
+
+PARAMETERS = pm.Parameters(
+    rules=[
+        pm.same_length("noln_rhos", "noln_budgets"),
+        pm.same_length("mlp_rhos", "mlp_budgets"),
+        pm.Rule("attn_widths: must be [d_embed, d_hidden, n_heads]", lambda v: len(v["attn_widths"]) == 3),
+        pm.Rule("mlp_widths: must be [d_embed, d_hidden]", lambda v: len(v["mlp_widths"]) == 2),
+        *(_exceeds_clamp_starts(b) for b in ("ln_budget", "group_budget", "noln_control_budget", "free_budget")),
+        _every_exceeds("noln_budgets", "t_int_attn"),
+        _every_exceeds("mlp_budgets", "t_int"),
+        pm.Rule("fractions, group_p, ln_moduli: fractions must include 0.4 when group_p is one of ln_moduli "
+                "(the group clamps' free control is at fraction 0.4)",
+                lambda v: v["group_p"] not in v["ln_moduli"] or 0.4 in v["fractions"]),
+        pm.ordered("trace_every", "fit_window"),
+        pm.ordered("fit_window", "free_budget"),
+        pm.Rule("eval_schedule: must be 'every:K'", lambda v: parse_schedule(v["eval_schedule"])[0] == "every"),
+    ],
+    seeds=pm.count("seeds per cell of the LayerNorm transformer (train fractions, group clamps)"),
+    ln_moduli=pm.prime("LayerNorm transformer: moduli of its free runs ...", many=True),
+    fractions=pm.fraction("... times these training fractions", many=True),
+    ln_lr=pm.positive("its learning rate"),
+    ln_budget=pm.steps("its step budget"),
+    group_p=pm.prime("group clamps: modulus (train fraction 0.4)"),
+    unembed_rhos=pm.positive("held levels of the unembedding group", many=True),
+    mlp_group_rhos=pm.positive("held levels of the mlp group (may be empty)", many=True, empty_ok=True),
+    embed_rhos=pm.positive("held levels of the embed group (may be empty)", many=True, empty_ok=True),
+    group_budget=pm.steps("step budget of the group clamps"),
+    t_int_attn=pm.steps("clamp start of the transformer runs (paper 1: 600)"),
+    noln_p=pm.prime("transformer without LayerNorm: modulus ..."),
+    noln_lr=pm.positive("... learning rate ..."),
+    noln_seeds=pm.count("... seeds ..."),
+    noln_rhos=pm.positive("... held norms ...", many=True),
+    noln_budgets=pm.steps("... and their budgets", many=True),
+    noln_control_budget=pm.steps("budget of its free control"),
+    mlp_p=pm.prime("chapter 2's MLP with and without a LayerNorm before its unembedding: modulus ..."),
+    mlp_seeds=pm.count("... seeds ..."),
+    mlp_rhos=pm.positive("... held norms ...", many=True),
+    mlp_budgets=pm.steps("... their budgets ...", many=True),
+    mlp_lr=pm.positive("... and learning rate"),
+    t_int=pm.steps("clamp start of the MLP runs"),
+    free_lrs=pm.positive("free MLP without LayerNorm (paper 3's law): learning rates at weight decay 1 ...",
+                         many=True),
+    free_wds=pm.positive("... and weight decays at mlp_lr", many=True),
+    free_seeds=pm.count("seeds of the free MLP runs"),
+    free_budget=pm.steps("budget of the free MLP runs (and of the MLP's free controls)"),
+    post_grok_steps=pm.steps("free runs continue this long after T_grok (V_post is measured there)"),
+    trace_every=pm.steps("the free runs record their norm every this many steps"),
+    fit_window=pm.steps("steps after T_mem the contraction-rate fit may use"),
+    eval_schedule=pm.schedule('"every:K"'),
+    attn_widths=pm.count("[d_embed, d_hidden, n_heads] of the transformer", many=True),
+    mlp_widths=pm.count("[d_embed, d_hidden] of the MLP", many=True),
+)
+BOOK = dict(
+    seeds=4, ln_moduli=[53], fractions=[0.25, 0.30, 0.40, 0.55], ln_lr=1e-3, ln_budget=40_000,
+    group_p=53, unembed_rhos=[0.85, 1.0, 1.15, 1.3], mlp_group_rhos=[0.85, 1.3], embed_rhos=[1.3],
+    group_budget=25_000, t_int_attn=600,
+    noln_p=59, noln_lr=5e-4, noln_seeds=4, noln_rhos=[0.85, 0.925, 1.0, 1.05],
+    noln_budgets=[10_000, 15_000, 30_000, 50_000], noln_control_budget=30_000,
+    mlp_p=59, mlp_seeds=4, mlp_rhos=[0.85, 1.0, 1.15], mlp_budgets=[10_000, 20_000, 60_000], mlp_lr=1e-3,
+    t_int=500, free_lrs=[3e-4, 1e-3, 3e-3], free_wds=[0.3, 1.0, 3.0], free_seeds=4, free_budget=60_000,
+    post_grok_steps=2000, trace_every=10, fit_window=300, eval_schedule="every:25",
+    attn_widths=[128, 512, 4], mlp_widths=[128, 256],
+)
+PRESETS = PARAMETERS.presets(
+    smoke=dict(BOOK, seeds=2, ln_moduli=[31], fractions=[0.4, 0.55], ln_lr=3e-3, ln_budget=3000, group_p=31,
+               unembed_rhos=[1.0, 1.3], mlp_group_rhos=[1.3], embed_rhos=[], group_budget=3000, t_int_attn=200,
+               noln_p=41, noln_lr=1e-2, noln_seeds=2, noln_rhos=[0.9, 1.0], noln_budgets=[3000, 4000],
+               noln_control_budget=3000, mlp_p=41, mlp_seeds=2, mlp_rhos=[0.9, 1.1], mlp_budgets=[3000, 4000],
+               mlp_lr=1e-2, t_int=100, free_lrs=[5e-3, 1e-2], free_wds=[1.0, 2.0], free_seeds=2, free_budget=3000,
+               post_grok_steps=200, fit_window=150, attn_widths=[32, 64, 2], mlp_widths=[32, 64]),
+    book=BOOK,
+    paper=dict(BOOK, seeds=12, ln_moduli=[53, 71, 97], fractions=[0.20, 0.25, 0.30, 0.40, 0.55], group_p=71,
+               noln_seeds=16, noln_rhos=[0.85, 1.0, 1.15, 1.20], noln_budgets=[30_000, 40_000, 120_000, 180_000],
+               noln_control_budget=40_000, mlp_seeds=16,
+               mlp_rhos=[0.85, 0.90, 0.95, 1.00, 1.05, 1.10, 1.15, 1.20, 1.25],
+               mlp_budgets=[8_000, 8_000, 9_000, 12_000, 18_000, 27_000, 40_000, 51_000, 66_000],
+               free_seeds=20, post_grok_steps=3000),
+)
+
+#: Paper 1's figures (§7, E7-E9); the other chapters' are read from their verdicts.
+PAPER = dict(
+    cv_total=(0.15, 0.17), cv_unembed=(0.03, 0.05), group_max_ratio=2.0,
+    group_t={"control": 1919, ("unembed", 0.85): 1974, ("unembed", 1.0): 2439.5, ("unembed", 1.15): 3280,
+             ("unembed", 1.3): 3727.5, ("mlp", 0.85): 1408, ("mlp", 1.3): 2405, ("embed", 1.3): 1715},
+    noln={0.85: 718, 1.00: 6608, 1.15: 73966, 1.20: 99920}, noln_alpha=(14.84, 15.98), noln_alpha_point=15.45,
+    noln_wc=36.88, noln_free_t=4371,
+)
+#: Tolerances, fixed before any result was read (relative unless marked absolute).
+TOL = dict(cv=0.05, ratio=0.25, alpha=0.10, alpha_flat=1.0, slope=0.2, esc_ratio=0.15, fraction=0.15)
+#: The paper's group-clamp medians (at its own modulus) as ratios to its free control.
+PAPER_RATIO = {k: t / PAPER["group_t"]["control"] for k, t in PAPER["group_t"].items() if k != "control"}
+#: The modulus of the paper's group clamps, as the figure and the group table name it.
+PAPER_GROUP_P = PRESETS["paper"]["group_p"]
+PAPER_GROUP_LABEL = f"paper 1, p = {PAPER_GROUP_P} (rescaled)"
+PAPER_RATIO_COLUMN = f"paper's ratio (p = {PAPER_GROUP_P})"
+
+#: The clamped groups, in the order of the figure (with their colours), and every group.
+CLAMPED_GROUPS = ("unembed", "mlp", "embed")
+ALL_GROUPS = ("embed", "attn", "mlp", "unembed")
+#: The norms at grokking whose spread across fractions the chapter measures.
+CV_COLUMNS = ("norm_grok", "norm_unembed_grok", "norm_mlp_grok", "norm_embed_grok", "norm_attn_grok")
+#: The columns of the relative-norms figure.
+RELATIVE_NORMS = {"total": "norm_grok", "unembed U": "norm_unembed_grok", "mlp": "norm_mlp_grok",
+                  "embed": "norm_embed_grok"}
+#: The experiments of each stage and the labels their analysis reads.
+FREE_LABELS = {"ln fractions": ["p", "train_frac"], "noln control": [], "mlp control": ["layernorm"],
+               "free mlp": ["lr", "weight_decay"]}
+CLAMP_LABELS = {"groups": ["group", "rho"], "noln": ["rho"], "mlp": ["layernorm", "rho"]}
+#: Formats and headers of the per-cell table of paper 3's quantities.
+PER_CELL_FORMATS = {"delay": ",.0f", "log_ratio": ".2f", "esc_over_delay": ".2f", "t_peak": ",.0f",
+                    "log_ratio_peak": ".2f", "esc_peak": ".3f"}
+PER_CELL_LABELS = {"log_ratio": "ln(V_mem / V_post)", "esc_over_delay": "escape time / delay",
+                   "t_peak": "step of V's peak", "log_ratio_peak": "ln(V_peak / V_post)",
+                   "esc_peak": "from the peak: escape time / delay"}
+
+
+def tolerances() -> pd.DataFrame:
+    """The tolerance of each kind of verdict row, in words."""
+    return pd.DataFrame([
+        ("coefficients of variation of the norm at grokking", f"± {TOL['cv']} absolute"),
+        ("largest delay ratio of a one-group clamp", f"{TOL['ratio']:.0%}"),
+        ("α₂ without LayerNorm; the MLP's α against chapter 2's", f"{TOL['alpha']:.0%}"),
+        ("'no dependence on ρ': the exponent with LayerNorm", f"± {TOL['alpha_flat']} absolute"),
+        ("log-log slope of the delay on ηλ", f"± {TOL['slope']} absolute"),
+        ("escape time / delay against chapter 3's", f"{TOL['esc_ratio']:.0%}"),
+        ("fractions of runs (exact binomial CI)", f"± {TOL['fraction']:.2f} absolute"),
+    ], columns=["quantity", "tolerance"])
+
+
+# ---------------------------------------------------------------------------- designs
+def attn(P: pm.Values, q: int, seed: int, ln: bool, **kw: Any) -> RunConfig:
+    """Paper 1's one-layer attention model (all nine matrices decayed and counted)."""
+    d, h, heads = P.attn_widths
+    return paper1(**{"model": "attn", "layernorm": ln, "p": q, "seed": seed, "d_embed": d, "d_hidden": h,
+                     "n_heads": heads, "eval_schedule": P.eval_schedule, "clamp_start": P.t_int_attn, **kw})
+
+
+def mlp(P: pm.Values, seed: int, ln: bool, **kw: Any) -> RunConfig:
+    """Chapter 2's MLP, optionally with a parameter-free LayerNorm before its unembedding."""
+    d, h = P.mlp_widths
+    return paper1(**{"p": P.mlp_p, "layernorm": ln, "seed": seed, "d_embed": d, "d_hidden": h, "lr": P.mlp_lr,
+                     "eval_schedule": P.eval_schedule, "clamp_start": P.t_int, **kw})
+
+
+def free_design(P: pm.Values) -> Design:
+    """The free runs: the LayerNorm transformer at each modulus and training fraction (at
+    ``group_p`` only fraction 0.4, the group clamps' control, unless it is one of ``ln_moduli``),
+    the transformer without LayerNorm, both MLP variants, and the MLP without LayerNorm over
+    learning rates and weight decays (continued ``post_grok_steps`` past T_grok, traced)."""
+    free = Design()
+    for s in range(max(P.seeds, P.noln_seeds, P.mlp_seeds, P.free_seeds)):
+        for q in sorted(set(P.ln_moduli) | {P.group_p}):
+            for f in (P.fractions if q in P.ln_moduli else [0.4]) if s < P.seeds else []:
+                free.add("ln fractions", attn(P, q, s, True, train_frac=f, lr=P.ln_lr, max_steps=P.ln_budget),
+                         p=q, train_frac=f)
+        if s < P.noln_seeds:
+            free.add("noln control", attn(P, P.noln_p, s, False, lr=P.noln_lr, max_steps=P.noln_control_budget))
+        for ln in (False, True) if s < P.mlp_seeds else []:
+            free.add("mlp control", mlp(P, s, ln, max_steps=P.free_budget), layernorm=ln)
+        scan = [(lr, 1.0) for lr in P.free_lrs] + [(P.mlp_lr, wd) for wd in P.free_wds]
+        for lr, wd in scan if s < P.free_seeds else []:
+            free.add("free mlp", mlp(P, s, False, lr=lr, weight_decay=wd, max_steps=P.free_budget,
+                                     extra_steps=P.post_grok_steps, trace_every=P.trace_every),
+                     lr=lr, weight_decay=wd)
+    return free
+
+
+@dataclass
+class Controls:
+    """The free runs (by experiment) and the norms at grokking the clamps hold."""
+
+    runs: dict[str, pd.DataFrame]
+    #: The LayerNorm transformer's free runs at ``group_p``, training fraction 0.4.
+    ctrl: pd.DataFrame
+    #: Each clamped group's norm at grokking in ``ctrl`` (NaN unless most runs grokked).
+    group_wc: dict[str, float]
+    #: w_c of the transformer without LayerNorm.
+    wc_noln: float
+    #: w_c of the MLP, by whether it has the LayerNorm.
+    wc_mlp: dict[bool, float]
+
+
+def controls(P: pm.Values, free: Design) -> Controls:
+    """The free controls' norms at grokking, from the runs of :func:`free_design` (after ``free.run(...)``)."""
+    runs = {name: free.table(name, cols) for name, cols in FREE_LABELS.items()}
+    ctrl = runs["ln fractions"].query("p == @P.group_p and train_frac == 0.4")
+    return Controls(
+        runs=runs, ctrl=ctrl,
+        group_wc=cells.group_norms_at_grok(ctrl, RunStore(P.store).trajectories(ctrl["key"]), list(CLAMPED_GROUPS)),
+        wc_noln=cells.critical_norm(runs["noln control"]),
+        wc_mlp={ln: cells.critical_norm(g) for ln, g in runs["mlp control"].groupby("layernorm")},
+    )
+
+
+def controls_table(P: pm.Values, c: Controls) -> pd.DataFrame:
+    """The free controls' norms at grokking, one row per model."""
+    rows = [("LayerNorm transformer, p = %d, fraction 0.4: group norms at grokking" % P.group_p,
+             ", ".join(f"{g} {w:.2f}" for g, w in c.group_wc.items())),
+            ("transformer without LayerNorm, p = %d: w_c" % P.noln_p, f"{c.wc_noln:.2f} (paper: {PAPER['noln_wc']})"),
+            ("MLP, p = %d: w_c without / with LayerNorm" % P.mlp_p,
+             f"{c.wc_mlp.get(False, np.nan):.2f} / {c.wc_mlp.get(True, np.nan):.2f}")]
+    return pd.DataFrame(rows, columns=["free control", "norm at grokking"])
+
+
+def clamp_design(P: pm.Values, c: Controls) -> Design:
+    """The clamped runs, each held at ``rho`` times its free control's norm at grokking: one
+    group of the LayerNorm transformer at a time, the total norm of the transformer without
+    LayerNorm, and chapter 2's clamp sweep on both MLP variants. A control that did not grok
+    (NaN norm) gets no clamped runs."""
+    design = Design()
+    group_rhos = {"unembed": P.unembed_rhos, "mlp": P.mlp_group_rhos, "embed": P.embed_rhos}
+    for s in range(P.seeds):
+        for group, rhos in group_rhos.items():
+            for rho in rhos if np.isfinite(c.group_wc.get(group, np.nan)) else []:
+                design.add("groups", attn(P, P.group_p, s, True, lr=P.ln_lr, clamp_group=group,
+                                          clamp_target=held_norm(rho, c.group_wc[group]), max_steps=P.group_budget),
+                           group=group, rho=rho)
+    for s in range(P.noln_seeds if np.isfinite(c.wc_noln) else 0):
+        for rho, b in zip(P.noln_rhos, P.noln_budgets):
+            design.add("noln", attn(P, P.noln_p, s, False, lr=P.noln_lr, clamp_target=held_norm(rho, c.wc_noln),
+                                    max_steps=b), rho=rho)
+    for s in range(P.mlp_seeds):
+        for ln in (False, True):
+            for rho, b in zip(P.mlp_rhos, P.mlp_budgets) if np.isfinite(c.wc_mlp.get(ln, np.nan)) else []:
+                design.add("mlp", mlp(P, s, ln, clamp_target=held_norm(rho, c.wc_mlp[ln]), max_steps=b),
+                           layernorm=ln, rho=rho)
+    return design
+
+
+# ---------------------------------------------------------------------------- analysis
+@dataclass
+class Results:
+    """Everything the page shows and the verdicts judge, computed from both stages' runs."""
+
+    controls: Controls
+    runs: dict[str, pd.DataFrame]
+    # with LayerNorms: spread of the norms at grokking across training fractions
+    ln_free: pd.DataFrame
+    cv: dict[tuple[int, str], Estimate]
+    q0: int
+    # one-group clamps
+    groups: pd.DataFrame
+    group_cells: pd.DataFrame
+    t_ctrl: float | None
+    ratios: dict[tuple[str, float], Estimate]
+    worst: tuple[str, float] | None
+    worst_est: Estimate | None
+    # without LayerNorm
+    noln: pd.DataFrame
+    noln_cells: pd.DataFrame
+    noln_fit: Any
+    # the MLP with and without a LayerNorm
+    mlp_runs: pd.DataFrame
+    mlp_cells: dict[bool, pd.DataFrame]
+    mlp_fits: dict[bool, Any]
+    alpha_ch2: Estimate | None
+    # paper 3's law on the free MLP without LayerNorm
+    fm: pd.DataFrame
+    ok: pd.DataFrame
+    per_cell: pd.DataFrame
+    k: Estimate | None
+    esc: Estimate | None
+    esc_peak: Estimate | None
+    esc_ch3: Estimate | None
+    v_ch3: list[Estimate | None]
+
+
+def analyse(P: pm.Values, c: Controls, design: Design) -> Results:
+    """The chapter's numbers from the runs of :func:`free_design` (``c``) and :func:`clamp_design`
+    (after ``design.run(...)``); other chapters' estimates are read from ``P.results_dir``."""
+    st = RunStore(P.store)
+    runs = {name: design.table(name, cols) for name, cols in CLAMP_LABELS.items()}
+    ln_free = c.runs["ln fractions"]
+    ln_free = cells.with_norms_at_grok(ln_free, st.trajectories(ln_free["key"]), list(ALL_GROUPS))
+    cv = {(q, col): cells.spread_of_medians(g, "train_frac", col)
+          for q, g in ln_free.groupby("p") for col in CV_COLUMNS}
+
+    groups = runs["groups"]
+    ctrl_cells = cells.cell_table(c.ctrl, "p")
+    group_cells = cells.cell_table(groups, ["group", "rho"])
+    ratios = {(g, r): cells.delay_ratio(c.ctrl, cells.select(groups, rho=r)[lambda t: t.group == g])
+              for g, r in group_cells[["group", "rho"]].itertuples(index=False)}
+    ratios = {k: e for k, e in ratios.items() if e is not None}
+    worst = max(ratios, key=lambda k: max(ratios[k].value, 1 / ratios[k].value)) if ratios else None
+
+    mlp_runs = runs["mlp"]
+    fm = c.runs["free mlp"]
+    qf = contraction.run_quantities(fm, st.traces(fm["key"]), window=P.fit_window)
+    qf = qf.astype({col: float for col in ("lr", "weight_decay", "delay", "t_esc_2el", "log_ratio")})
+    qf["eta_lambda"] = qf["lr"] * qf["weight_decay"]
+    qf["esc_over_delay"] = qf["t_esc_2el"] / qf["delay"]
+    qf["esc_peak_over_delay"] = qf["t_esc_peak"] / qf["delay_peak"]
+    ok = qf[qf.grokked.astype(bool) & (qf.delay > 0)]
+    slope_fit = cells.power_fit(ok, "eta_lambda", "delay")
+    ok_peak = ok[ok.delay_peak > 0]
+    ch3 = "03_free_contraction_law"
+    return Results(
+        controls=c, runs=runs, ln_free=ln_free, cv=cv,
+        q0=P.group_p if P.group_p in P.ln_moduli else P.ln_moduli[0],
+        groups=groups, group_cells=group_cells,
+        t_ctrl=float(ctrl_cells["t_median"].iloc[0]) if len(ctrl_cells) else None,
+        ratios=ratios, worst=worst, worst_est=fold(ratios[worst]) if worst else None,
+        noln=runs["noln"], noln_cells=cells.cell_table(runs["noln"], "rho"),
+        noln_fit=cells.exponential_fit(runs["noln"], "rho"),
+        mlp_runs=mlp_runs,
+        mlp_cells={ln: cells.cell_table(g, "rho") for ln, g in mlp_runs.groupby("layernorm")},
+        mlp_fits={ln: cells.exponential_fit(g, "rho") for ln, g in mlp_runs.groupby("layernorm")},
+        alpha_ch2=read_estimate("02_pinned_norm_law", "ln T_grok linear in ρ at p = 59", P.results_dir),
+        fm=fm, ok=ok, per_cell=per_cell_table(ok),
+        k=slope_fit.exponent if slope_fit is not None else None,
+        esc=cells.median_ci(ok["esc_over_delay"]) if len(ok) else None,
+        esc_peak=cells.median_ci(ok_peak["esc_peak_over_delay"]) if len(ok_peak) else None,
+        esc_ch3=read_estimate(ch3, "The escape time ln(V_mem/V_post)/(2ηλ)", P.results_dir),
+        v_ch3=[read_estimate(ch3, "Main cell", P.results_dir, part=x) for x in ("V_mem", "V_post")],
+    )
+
+
+def fold(ratio: Estimate) -> Estimate:
+    """A ratio as a fold change of at least 1 (a ratio below 1 inverted, its CI with it)."""
+    return Estimate(1 / ratio.value, 1 / ratio.hi, 1 / ratio.lo) if ratio.value < 1 else ratio
+
+
+def per_cell_table(ok: pd.DataFrame) -> pd.DataFrame:
+    """Paper 3's quantities per (learning rate, weight decay) cell: medians over its grokked runs."""
+    return ok.groupby(["lr", "weight_decay"]).agg(
+        runs=("key", "size"), delay=("delay", "median"), log_ratio=("log_ratio", "median"),
+        esc_over_delay=("esc_over_delay", "median"), t_peak=("t_peak", "median"),
+        log_ratio_peak=("log_ratio_peak", "median"), esc_peak=("esc_peak_over_delay", "median")).reset_index()
+
+
+def cv_table(r: Results) -> pd.DataFrame:
+    """The CV across training fractions of each norm at grokking, per modulus."""
+    return pd.DataFrame([{"p": q, "norm": col.removeprefix("norm_").removesuffix("_grok").replace("grok", "total"),
+                          "CV across fractions [95 % CI]": fmt_ci(e, ".3f")} for (q, col), e in r.cv.items()])
+
+
+def group_arms(r: Results) -> tuple[list[tuple[pd.DataFrame, str, str]], list[dict[float, float]]]:
+    """The group-clamp figure's arms (cells, label, colour) and the paper's medians per arm, as
+    ratios to its free control times our control's median."""
+    ours = [(r.group_cells[r.group_cells.group == g], f"{g} held", color)
+            for g, color in zip(CLAMPED_GROUPS, ["C0", "C1", "C2"])]
+    paper = [{rho: q * (r.t_ctrl or np.nan) for (g2, rho), q in PAPER_RATIO.items() if g2 == g}
+             for g in CLAMPED_GROUPS]
+    return ours, paper
+
+
+def group_table(r: Results) -> pd.DataFrame:
+    """The group clamps' cells with their ratio to the free control and the paper's ratio (columns
+    that are zero in every row are left out: the scale note says them)."""
+    view = cells_table(r.group_cells, ["group", "rho"], norm=None).data
+    keys = list(r.group_cells[["group", "rho"]].itertuples(index=False))
+    view["ratio to the free control [95 % CI]"] = [fmt_ci(r.ratios.get((g, rho)), ".2f") for g, rho in keys]
+    view[PAPER_RATIO_COLUMN] = [PAPER_RATIO.get((g, rho), np.nan) for g, rho in keys]
+    zero = [col for col in ("censored", "diverged") if col in view and (view[col] == 0).all()]
+    return view[[col for col in view.columns if not col.startswith("budget") and col not in zero]]
+
+
+# ---------------------------------------------------------------------------- texts
+def span(values: Iterable[float], fmt: str, sep: str = " – ") -> str:
+    """``"lo – hi"``: the smallest and largest of ``values`` (NaN skipped) in one format."""
+    return sep.join(f"{v:{fmt}}" for v in pd.Series(values).agg(["min", "max"]))
+
+
+def _ci_or(est: Estimate | None, fmt: str, missing: str) -> str:
+    """An estimate with its CI, or ``missing`` (another chapter's number not found)."""
+    return fmt_ci(est, fmt) if est else missing
+
+
+def texts(P: pm.Values, r: Results) -> dict[str, str]:
+    """The numbers and phrases the prose glues, by name, as the page writes them."""
+    return {
+        "t_int_attn": str(P.t_int_attn), "t_int": str(P.t_int), "post_grok": f"{P.post_grok_steps:,}",
+        "trace_every": str(P.trace_every),
+        **_spread_texts(P, r), **_group_texts(P, r), **_noln_texts(P, r), **_mlp_texts(r), **_paper3_texts(r),
+        "scale_vs_paper": scale_vs_paper(P),
+    }
+
+
+def _spread_texts(P: pm.Values, r: Results) -> dict[str, str]:
+    ct, cu = r.cv.get((r.q0, "norm_grok")), r.cv.get((r.q0, "norm_unembed_grok"))
+    overlap = ct is not None and cu is not None and cu.lo <= ct.hi and ct.lo <= cu.hi
+    t_med = cells.cell_table(r.ln_free[r.ln_free.p == r.q0], "train_frac")["t_median"]
+    return {
+        "cv_total": fmt_ci(ct, ".3f"), "cv_unembed": fmt_ci(cu, ".3f"), "cv_p": str(r.q0),
+        "cv_reading": "" if ct is None or cu is None else
+        "As in the paper, the unembedding's norm is the more concentrated of the two." if cu.value < ct.value else
+        "Unlike in the paper, the unembedding's norm is no more concentrated than the total here"
+        + (" (the two CIs overlap)." if overlap else "."),
+        "t_range": "n/a" if not len(t_med) else f"{t_med.min():,.0f} – {t_med.max():,.0f} steps"
+        if np.isfinite(t_med.max()) else f"{t_med.min():,.0f} steps to beyond the {P.ln_budget:,}-step budget",
+    }
+
+
+def _group_texts(P: pm.Values, r: Results) -> dict[str, str]:
+    ue = r.group_cells[r.group_cells.group == "unembed"].sort_values("rho")
+    others = [e.value for (g, _), e in r.ratios.items() if g != "unembed"]
+    inside = [r.ratios[k].lo <= PAPER_RATIO[k] <= r.ratios[k].hi for k in r.ratios if k in PAPER_RATIO]
+    paper_worst = max(PAPER_RATIO, key=PAPER_RATIO.get)
+    return {
+        "group_p": str(P.group_p), "group_seeds": str(P.seeds),
+        "unembed_medians": and_list(f"{t:,.0f}" for t in ue["t_median"]) + " steps at ρ = "
+        + and_list(f"{rho:g}" for rho in ue["rho"]) if len(ue) else "n/a",
+        "unembed_trend": "grows with every step up in ρ, the direction chapter 5's logit-scale account predicts"
+        if len(ue) > 1 and ue["t_median"].is_monotonic_increasing
+        else "does not grow steadily with ρ, unlike what chapter 5's logit-scale account predicts",
+        "others_range": f"between {min(others):.2f}- and {max(others):.2f}-fold" if others else "n/a",
+        "group_ratio": fmt_ci(r.worst_est, ".2f"),
+        "group_worst": f"{r.worst[0]} at ρ = {r.worst[1]:g}" if r.worst else "n/a",
+        "paper_worst": f"{PAPER_RATIO[paper_worst]:.2f} for the {paper_worst[0]} held at {paper_worst[1]:g}",
+        "ratios_inside": f"{sum(inside)} of {len(inside)}",
+    }
+
+
+def _noln_texts(P: pm.Values, r: Results) -> dict[str, str]:
+    return {"noln_p": str(P.noln_p), "noln_lr": f"{P.noln_lr:g}",
+            "noln_alpha": fmt_ci(r.noln_fit.alpha if r.noln_fit else None, ".2f"),
+            "noln_range": f"{min(P.noln_rhos):g}–{max(P.noln_rhos):g}"}
+
+
+def _mlp_texts(r: Results) -> dict[str, str]:
+    a_ln, a_no = (r.mlp_fits[v].alpha if r.mlp_fits.get(v) else None for v in (True, False))
+    return {
+        "mlp_alphas": " and ".join(fmt_ci(r.mlp_fits[v].alpha if r.mlp_fits.get(v) else None, ".2f")
+                                   for v in (False, True)),
+        "ln_reading": "n/a (runs missing)" if a_ln is None or a_no is None else
+        "With it, the exponent is near zero: the LayerNorm removes the norm dependence."
+        if abs(a_ln.value) <= TOL["alpha_flat"] else
+        f"With it, the exponent is still {a_ln.value / a_no.value:.0%} of the first: "
+        "the held norm still sets the grokking time.",
+        "alpha_ch2": _ci_or(r.alpha_ch2, ".2f", "n/a (chapter 2 has not been run)"),
+    }
+
+
+def _paper3_texts(r: Results) -> dict[str, str]:
+    k, esc, esc_ch3, esc_peak, per_cell, v_ch3 = r.k, r.esc, r.esc_ch3, r.esc_peak, r.per_cell, r.v_ch3
+    holds = (k is not None and abs(k.value + 1) <= TOL["slope"] and esc is not None and esc_ch3 is not None
+             and abs(esc.value / esc_ch3.value - 1) <= TOL["esc_ratio"])
+    n_pos = int((per_cell["log_ratio"] > 0).sum())
+    return {
+        "slope": fmt_ci(k, ".2f"), "esc_ratio": fmt_ci(esc, ".2f"),
+        "esc_ch3": _ci_or(esc_ch3, ".2f", "n/a (chapter 3 has not been run)"),
+        "esc_peak": fmt_ci(esc_peak, ".3f"),
+        "peak_factor": f"{1 / esc_peak.value:.0f}" if esc_peak and esc_peak.value > 0 else "n/a",
+        "t_peak_text": span(per_cell["t_peak"], ",.0f") if len(per_cell) else "n/a",
+        "log_ratio_peak": span(per_cell["log_ratio_peak"], ".2f") if len(per_cell) else "n/a",
+        "v_ratio_peak": f"{np.exp(r.ok['log_ratio_peak'].median()):.2f}" if len(r.ok) else "n/a",
+        "v_ratio_ch3": f"{v_ch3[0].value / v_ch3[1].value:.1f}" if all(v_ch3) else "n/a (chapter 3 has not been run)",
+        "compat_short": "holds" if holds else "holds only in part",
+        "log_ratio_text": "not measured (no runs)" if not len(per_cell) else
+        f"positive in all {len(per_cell)} cells" if n_pos == len(per_cell) else
+        f"positive in only {n_pos} of {len(per_cell)} cells (medians "
+        + and_list(f"{v:.2f}" for v in per_cell["log_ratio"]) + ")",
+    }
+
+
+def scale_vs_paper(P: pm.Values) -> str:
+    """How this page's preset compares with the paper preset, for the closing paragraph."""
+    if P.preset == "paper":
+        return "This page ran the paper preset."
+    pp = PRESETS["paper"]
+
+    def seed_range(d: Mapping[str, Any]) -> str:
+        n = [d[k] for k in ("seeds", "noln_seeds", "mlp_seeds", "free_seeds")]
+        return f"{min(n)}" + (f" to {max(n)}" if max(n) > min(n) else "")
+
+    beyond = [rho for rho in pp["noln_rhos"] if rho > max(P.noln_rhos) and rho in PAPER["noln"]]
+    beyond_t = and_list(f"{PAPER['noln'][rho]:,}" for rho in beyond)
+    return (f"This page's {P.preset} preset uses {seed_range(vars(P))} seeds per cell against the paper preset's "
+            f"{seed_range(pp)}, {len(P.ln_moduli)} of its {len(pp['ln_moduli'])} moduli for the LayerNorm "
+            f"transformer and {len(P.fractions)} of its {len(pp['fractions'])} training fractions, "
+            f"{len(P.mlp_rhos)} of its {len(pp['mlp_rhos'])} held norms for the MLP, and held norms up to "
+            f"{max(P.noln_rhos):g} for the transformer without LayerNorm"
+            + (f" (the paper's {and_list(f'{rho:.2f}' for rho in beyond)} grok at "
+               f"{beyond_t} steps)" if beyond else "")
+            + ". Run it with `preset=\"paper\"` to match the paper's scale.")
+
+
+# ---------------------------------------------------------------------------- verdicts
+def no_data(reason: str) -> Judgement:
+    """A row with nothing to judge, and why."""
+    return Judgement(NO_DATA, reason, kind="none")
+
+
+def verdicts(P: pm.Values, r: Results) -> Verdicts:
+    """One row per claim of paper 1, §7 (and per comparison with chapters 2 and 3), judged under :data:`TOL`."""
+    V = Verdicts(CHAPTER, TITLE, P.preset)
+    sc = cells.scale_note
+    spread_scale = sc(r.ln_free[r.ln_free.p == r.q0], "train_frac")
+    V.add("With LayerNorms, the total norm at grokking is spread across training fractions (CV)",
+          compare(PAPER["cv_total"], r.cv.get((r.q0, "norm_grok")), atol=TOL["cv"], fmt=".3f"),
+          paper="CV 0.15–0.17", scale=spread_scale, section="sec-ch6-spread")
+    V.add("…while the unembedding's norm is concentrated (CV)",
+          compare(PAPER["cv_unembed"], r.cv.get((r.q0, "norm_unembed_grok")), atol=TOL["cv"], fmt=".3f"),
+          paper="CV 0.03–0.05", scale=spread_scale, section="sec-ch6-spread")
+    V.add("A one-group clamp moves T_grok at most about 2× (largest ratio to the free control)",
+          at_most(PAPER["group_max_ratio"], r.worst_est, tol=TOL["ratio"], fmt=".2f", unit="×"),
+          paper="≤ ~2× (1.94×, unembedding at 1.3)",
+          note=f"at {r.worst[0]}, ρ = {r.worst[1]:g}" if r.worst else "",
+          scale=sc(r.groups, ["group", "rho"]), section="sec-ch6-groups")
+    rhos = f"[{min(P.noln_rhos):g}, {max(P.noln_rhos):g}]"
+    V.add(f"Without LayerNorm the exponential law returns: α₂ over ρ ∈ {rhos}",
+          compare(PAPER["noln_alpha"], r.noln_fit.alpha if r.noln_fit else None, tol=TOL["alpha"], fmt=".2f"),
+          paper="α₂ = 15.45 [14.84, 15.98], R² 0.999 (ρ 0.85–1.15)",
+          note=f"R² {r.noln_fit.r2:.3f}" if r.noln_fit else "", scale=sc(r.noln, "rho"), section="sec-ch6-noln")
+
+    a2, fits, with_ln = r.alpha_ch2, r.mlp_fits, r.mlp_runs.layernorm.astype(bool)
+    V.add("Chapter 2's MLP without LayerNorm: its α against chapter 2's",
+          compare((a2.lo, a2.hi), fits[False].alpha, tol=TOL["alpha"], fmt=".2f")
+          if a2 and fits.get(False) else no_data("chapter 2 or these runs missing"),
+          paper="(chapter 2: " + _ci_or(a2, ".2f", "n/a") + ")",
+          scale=sc(r.mlp_runs[~with_ln], "rho"), section="sec-ch6-mlp")
+    V.add("A LayerNorm before the MLP's unembedding removes the norm dependence (α ≈ 0)",
+          compare(0.0, fits[True].alpha, atol=TOL["alpha_flat"], fmt=".2f") if fits.get(True) else no_data("no runs"),
+          paper="claim of paper 1 §7 for LayerNorm models; not tested on the MLP there",
+          scale=sc(r.mlp_runs[with_ln], "rho"), section="sec-ch6-mlp")
+
+    e3, free_scale = r.esc_ch3, sc(r.fm, ["lr", "weight_decay"])
+    missing_ch3 = no_data("chapter 3's verdicts are not in results/")
+    V.add("Paper 3's law without LayerNorm: delay ∝ (ηλ)^k, k",
+          compare(-1.0, r.k, atol=TOL["slope"], fmt=".2f"), paper="k = −1 (paper 3, on a LayerNorm encoder)",
+          scale=free_scale, section="sec-ch6-paper3")
+    V.add("…and its escape time / delay, against chapter 3's",
+          compare((e3.lo, e3.hi), r.esc, tol=TOL["esc_ratio"], fmt=".2f") if e3 else missing_ch3,
+          paper="chapter 3: " + _ci_or(e3, ".2f", "n/a") + " (paper 3: 1.25)",
+          scale=free_scale, section="sec-ch6-paper3")
+    V.add("…clocked from V's peak after memorization instead (row added after the row above was read)",
+          compare((e3.lo, e3.hi), r.esc_peak, tol=TOL["esc_ratio"], fmt=".3f") if e3 else missing_ch3,
+          paper="chapter 3: " + _ci_or(e3, ".2f", "n/a"),
+          scale=free_scale, section="sec-ch6-paper3")
+    return V
+
+
+def scale_all(r: Results) -> str:
+    """The scale of every run of the chapter, for the page's opening summary."""
+    return cells.scale_note(pd.concat([*r.controls.runs.values(), *r.runs.values()], ignore_index=True))
