@@ -82,6 +82,7 @@ NONNEG = Form("a non-negative number", lambda v: _is_num(v) and v >= 0)
 FRACTION = Form("a number strictly between 0 and 1", lambda v: _is_num(v) and 0 < v < 1)
 PRIME = Form("a prime", lambda v: _is_int(v) and is_prime(v))
 SCHEDULE = Form("an evaluation schedule 'every:K' or 'log:K'", _schedule_ok)
+EVERY_K = Form("an evaluation schedule 'every:K'", lambda v: _schedule_ok(v) and v.startswith("every:"))
 FLAG = Form("True or False", lambda v: isinstance(v, bool))
 TEXT = Form("a string", lambda v: isinstance(v, str))
 
@@ -184,9 +185,10 @@ def prime(doc: str, many: bool = False) -> Parameter:
     return _param(PRIME, doc, many)
 
 
-def schedule(doc: str) -> Parameter:
-    """An evaluation schedule, ``"every:K"`` or ``"log:K"``."""
-    return _param(SCHEDULE, doc)
+def schedule(doc: str, every_only: bool = False) -> Parameter:
+    """An evaluation schedule, ``"every:K"`` or ``"log:K"`` (``every_only``: a K-step grid, for
+    chapters whose prose or analysis reads T_mem and T_grok on it)."""
+    return _param(EVERY_K if every_only else SCHEDULE, doc)
 
 
 def interval(doc: str, form: Form = POSITIVE) -> Parameter:
@@ -358,6 +360,11 @@ def ordered(*names: str, strict: bool = True) -> Rule:
     sign = "<" if strict else "<="
     return Rule(f"{', '.join(names)}: need {f' {sign} '.join(names)}",
                 lambda v: all((v[a] < v[b]) if strict else (v[a] <= v[b]) for a, b in zip(names, names[1:])))
+
+
+def divides(small: str, large: str) -> Rule:
+    """``small`` divides ``large`` (attention heads split the width)."""
+    return Rule(f"{small}, {large}: {small} must divide {large}", lambda v: v[large] % v[small] == 0)
 
 
 def _named(p: Parameter, name: str) -> Parameter:

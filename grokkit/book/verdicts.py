@@ -98,8 +98,17 @@ class Judgement:
             d["parts"] = [{"name": n, **j.as_dict()} for n, j in self.parts]
         return _jsonable(d)
 
-def _no_data(reason: str = "no runs to measure it") -> Judgement:
+def no_data(reason: str = "no runs to measure it") -> Judgement:
+    """A row that cannot be judged, and why."""
     return Judgement(NO_DATA, reason, kind="none")
+
+
+def at_paper_condition(judgement: Judgement, ours: Any, paper: Any, name: str = "p") -> Judgement:
+    """``judgement`` where our condition is the paper's (``ours == paper``), else "no data": a
+    chapter re-run at another modulus (say) has no paper value to be judged against."""
+    if ours == paper:
+        return judgement
+    return no_data(f"measured at {name} = {ours}, the paper's is {paper}")
 
 def _tolerance(tol: float | None, atol: float | None, ref: float, fmt: str, unit: str) -> tuple[float, str]:
     if (tol is None) == (atol is None):
@@ -136,7 +145,7 @@ def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float
     a, b = _range(paper)
     ptxt = fmt_num(a, fmt, unit) if a == b else f"{fmt_num(a, fmt)}–{fmt_num(b, fmt)}{unit}"
     if not _finite(ours):
-        return _no_data()
+        return no_data()
     ref = a if ours.value < a else b  # the nearest end of the paper's range
     allowed, ttxt = _tolerance(tol, atol, ref, fmt, unit)
     base = dict(kind="value", paper=(a, b), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
@@ -154,7 +163,7 @@ def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float
 def _bound(kind: str, bound: float, ours: Estimate | None, tol: float | None, atol: float | None,
            fmt: str, unit: str) -> Judgement:
     if not _finite(ours):
-        return _no_data()
+        return no_data()
     allowed, ttxt = _tolerance(tol, atol, bound, fmt, unit)
     base = dict(kind=kind, paper=(bound, bound), ours=ours, allowed=allowed, tolerance=ttxt, fmt=fmt, unit=unit)
     sign = "≤" if kind == "at_most" else "≥"
@@ -212,7 +221,7 @@ def count(paper_k: int, paper_n: int, k: int | None, n: int | None, *, atol: flo
     from ..analysis.stats import proportion_ci
 
     if not n:
-        return _no_data()
+        return no_data()
     return compare(paper_k / paper_n, proportion_ci(int(k), int(n)), atol=atol, fmt=".2f")
 
 

@@ -25,7 +25,7 @@ MODULES = chapters.modules()
 
 #: A value out of range for each form (``None``: the form has no numeric range to leave).
 OUT_OF_RANGE = {pm.COUNT: 0, pm.STEPS: 0, pm.NONNEG_INT: -1, pm.POSITIVE: -1.0, pm.NONNEG: -0.5, pm.FRACTION: 1.5,
-                pm.PRIME: 60, pm.SCHEDULE: "every:0", pm.FLAG: "yes", pm.TEXT: "no such choice"}
+                pm.PRIME: 60, pm.SCHEDULE: "every:0", pm.EVERY_K: "log:100", pm.FLAG: "yes", pm.TEXT: "no such choice"}
 
 
 def _cases():

@@ -20,7 +20,7 @@ from ...engine.protocols import paper1
 from ...runs.design import Design
 from .. import parameters as pm
 from ..text import fmt_ci, fmt_num, levels, scaled
-from ..verdicts import NO_DATA, Judgement, Verdicts, at_most, combine, compare
+from ..verdicts import at_most, at_paper_condition, combine, compare, Verdicts
 
 CHAPTER, TITLE = "01_critical_norm", "1. The critical norm"
 
@@ -214,7 +214,7 @@ def verdicts(P: pm.Values, r: Results) -> Verdicts:
     runs = r.runs
     scale_main = cells.scale_note(r.main)
     pct = lambda e: scaled(e, 100)  # noqa: E731
-    here = lambda j: j if P.p == 59 else Judgement(NO_DATA, f"measured at p = {P.p}, the paper's is 59", kind="none")  # noqa: E731
+    here = lambda j: at_paper_condition(j, P.p, 59)  # noqa: E731
     V.add(f"W_c at p = 59, train fraction {P.main_fraction:.2f} (free AdamW, λ = 1)",
           here(compare(PAPER["wc"], r.wc, tol=TOL["wc"], fmt=".1f")), paper="54.6 (54.8 at fraction 0.40)",
           scale=scale_main, section="sec-ch1-wc")

@@ -25,7 +25,7 @@ from ...runs.design import Design
 from ...runs.store import RunStore
 from .. import parameters as pm
 from ..text import fmt_ci, levels, scaled
-from ..verdicts import NO_DATA, Judgement, Verdicts, at_least, at_most, combine, compare, count
+from ..verdicts import at_least, at_most, at_paper_condition, combine, compare, count, Judgement, NO_DATA, Verdicts
 
 CHAPTER, TITLE = "03_free_contraction_law", "3. The logarithmic free-contraction law"
 
@@ -50,7 +50,7 @@ PARAMETERS = pm.Parameters(
     parity_train=pm.count("training examples (paper 3: 25,000)"),
     budget=pm.steps("step budget of the main cell, the moduli and multiplication"),
     post_grok_steps=pm.steps("runs continue this long after T_grok: V_post is measured there"),
-    eval_schedule=pm.schedule('"every:K"'),
+    eval_schedule=pm.schedule('"every:K" (the page writes T_mem and T_grok on a K-step grid)', every_only=True),
     trace_every=pm.steps("the norm is also recorded every this many steps (the predictor's fitting window)"),
     fit_window=pm.steps("predictor: steps after T_mem whose norms it may use"),
     d_embed=pm.count("encoder width"),
@@ -65,11 +65,8 @@ PARAMETERS = pm.Parameters(
                 lambda v: set(v["mul_moduli"]) <= set(v["moduli"])),
         pm.Rule("parity_bits: each must be at least 3 (the 3 relevant bits are input bits)",
                 lambda v: min(v["parity_bits"]) >= 3),
-        pm.Rule("eval_schedule: must be 'every:K' (the page writes T_mem and T_grok on a K-step grid)",
-                lambda v: parse_schedule(v["eval_schedule"])[0] == "every"),
         pm.ordered("trace_every", "fit_window"),  # the predictor's window holds traced norms
-        pm.Rule("n_heads, d_embed: n_heads must divide d_embed (the heads split the width)",
-                lambda v: v["d_embed"] % v["n_heads"] == 0),
+        pm.divides("n_heads", "d_embed"),
     ],
 )
 BOOK = dict(p=97, seeds=50, calibration_seeds=10, lr=1e-3, weight_decay=1.0,
@@ -484,8 +481,7 @@ def verdicts(P: pm.Values, r: Results) -> Verdicts:
     runs, est = r.runs, r.est
 
     def here(j: Judgement) -> Judgement:
-        """``j`` at the paper's modulus; "no data" at another."""
-        return j if P.p == 97 else Judgement(NO_DATA, f"measured at p = {P.p}, the paper's is 97", kind="none")
+        return at_paper_condition(j, P.p, 97)
 
     main_scale = cells.scale_note(runs["main"])
     two_el = fmt_ci(scaled(est["gamma_fit"], 1 / (2 * P.lr * P.weight_decay)), ".2f")

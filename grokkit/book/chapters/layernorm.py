@@ -20,14 +20,14 @@ import pandas as pd
 
 from ...analysis import cells, contraction
 from ...analysis.stats import Estimate
-from ...engine.config import RunConfig, parse_schedule
+from ...engine.config import RunConfig
 from ...engine.protocols import paper1
 from ...runs.design import Design, held_norm
 from ...runs.store import RunStore
 from .. import parameters as pm
 from ..tables import cells_table
 from ..text import and_list, fmt_ci
-from ..verdicts import NO_DATA, Judgement, Verdicts, at_most, compare, read_estimate
+from ..verdicts import at_most, compare, no_data, read_estimate, Verdicts
 
 CHAPTER, TITLE = "06_layernorm", "6. LayerNorm decoupling"
 
@@ -59,7 +59,6 @@ PARAMETERS = pm.Parameters(
                 lambda v: v["group_p"] not in v["ln_moduli"] or 0.4 in v["fractions"]),
         pm.ordered("trace_every", "fit_window"),
         pm.ordered("fit_window", "free_budget"),
-        pm.Rule("eval_schedule: must be 'every:K'", lambda v: parse_schedule(v["eval_schedule"])[0] == "every"),
     ],
     seeds=pm.count("seeds per cell of the LayerNorm transformer (train fractions, group clamps)"),
     ln_moduli=pm.prime("LayerNorm transformer: moduli of its free runs ...", many=True),
@@ -92,7 +91,7 @@ PARAMETERS = pm.Parameters(
     post_grok_steps=pm.steps("free runs continue this long after T_grok (V_post is measured there)"),
     trace_every=pm.steps("the free runs record their norm every this many steps"),
     fit_window=pm.steps("steps after T_mem the contraction-rate fit may use"),
-    eval_schedule=pm.schedule('"every:K"'),
+    eval_schedule=pm.schedule('"every:K"', every_only=True),
     attn_widths=pm.count("[d_embed, d_hidden, n_heads] of the transformer", many=True),
     mlp_widths=pm.count("[d_embed, d_hidden] of the MLP", many=True),
 )
@@ -522,11 +521,6 @@ def scale_vs_paper(P: pm.Values) -> str:
 
 
 # ---------------------------------------------------------------------------- verdicts
-def no_data(reason: str) -> Judgement:
-    """A row with nothing to judge, and why."""
-    return Judgement(NO_DATA, reason, kind="none")
-
-
 def verdicts(P: pm.Values, r: Results) -> Verdicts:
     """One row per claim of paper 1, §7 (and per comparison with chapters 2 and 3), judged under :data:`TOL`."""
     V = Verdicts(CHAPTER, TITLE, P.preset)

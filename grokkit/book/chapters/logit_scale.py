@@ -27,7 +27,7 @@ from ...engine.protocols import paper2
 from ...runs.design import Design, exponential_budget, held_norm
 from .. import parameters as pm
 from ..text import and_list, device_name, fmt_ci, levels, scaled
-from ..verdicts import NO_DATA, Judgement, Verdicts, at_most, combine, compare, count, read_estimate
+from ..verdicts import at_most, combine, compare, count, Judgement, NO_DATA, read_estimate, Verdicts
 
 CHAPTER, TITLE = "05_logit_scale", "5. Logit-scale mediation"
 
@@ -57,7 +57,7 @@ PARAMETERS = pm.Parameters(
     dose_budget_base=pm.steps("dose budget: max(dose_budget_floor, base x 1.9^((rho - 1) / 0.05))"),
     dose_budget_floor=pm.steps("... its floor"),
     dose_budget_cap=pm.steps("... and its cap"),
-    eval_schedule=pm.schedule('"every:K" (the precision audit evaluates every 2K steps)'),
+    eval_schedule=pm.schedule('"every:K" (the precision audit evaluates every 2K steps)', every_only=True),
     d_embed=pm.count("MLP widths (smoke: smaller)"),
     d_hidden=pm.count("... hidden width"),
     rules=[
@@ -65,8 +65,6 @@ PARAMETERS = pm.Parameters(
         pm.Rule("rho_up: must exceed 1 (the norm is raised above w_c)", lambda v: v["rho_up"] > 1),
         pm.Rule("audit_p, moduli: audit_p must be one of the moduli (its w_c comes from there)",
                 lambda v: v["audit_p"] in v["moduli"]),
-        pm.Rule("eval_schedule: must be 'every:K' (the precision audit evaluates every 2K steps)",
-                lambda v: parse_schedule(v["eval_schedule"])[0] == "every"),
         pm.same_length("dose_moduli", "dose_seeds"),
         pm.ordered("fork_step", "fork_budget"),
         pm.ordered("t_int", "budget_floor"),

@@ -24,7 +24,7 @@ from ...engine.protocols import paper1
 from ...runs.design import Design, exponential_budget, held_norm
 from .. import parameters as pm
 from ..text import fmt_ci, fmt_num, levels, missing_runs_note
-from ..verdicts import NO_DATA, Judgement, Verdicts, combine, compare, count
+from ..verdicts import at_paper_condition, combine, compare, count, Verdicts
 
 CHAPTER, TITLE = "02_pinned_norm_law", "2. The exponential pinned-norm law"
 
@@ -400,8 +400,7 @@ def _grokked(runs: pd.DataFrame) -> int:
 def verdicts(P: pm.Values, r: Results) -> Verdicts:
     """One row per claim of paper 1, §5–6, judged under :data:`TOL`."""
     V = Verdicts(CHAPTER, TITLE, P.preset)
-    here = lambda j: j if P.p == PAPER_P else Judgement(  # noqa: E731
-        NO_DATA, f"measured at p = {P.p}, the paper's is {PAPER_P}", kind="none")
+    here = lambda j: at_paper_condition(j, P.p, PAPER_P)  # noqa: E731
     scale_scan = cells.scale_note(r.scan_fit_rows, ["p", "rho"])
     scale_matrix = cells.scale_note(r.matrix, ["rho", "lr"])
     fit, shared, per_p, lr_alphas = r.fit, r.shared, r.per_p, r.lr_alphas

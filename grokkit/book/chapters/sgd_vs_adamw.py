@@ -26,7 +26,7 @@ from ...runs.store import RunStore
 from .. import parameters as pm
 from ..plots import OUTCOME_LINES
 from ..text import and_list, fmt_ci
-from ..verdicts import NO_DATA, Judgement, Verdicts, combine, compare, count
+from ..verdicts import at_paper_condition, combine, compare, count, Judgement, Verdicts
 
 CHAPTER, TITLE = "04_sgd_vs_adamw", "4. SGD against AdamW"
 
@@ -47,14 +47,11 @@ PARAMETERS = pm.Parameters(
     rules=[
         pm.Rule("map_momenta: each momentum must lie below 1 (μ in [0, 1))",
                 lambda v: all(m < 1 for m in v["map_momenta"])),
-        pm.Rule('eval_schedule: must be "every:K" (the page says the runs are evaluated every K steps)',
-                lambda v: parse_schedule(v["eval_schedule"])[0] == "every"),
         pm.Rule("eval_schedule, sgd_budget, adamw_budget, map_budget: the evaluation interval K must be "
                 "below every step budget",
                 lambda v: _eval_interval(v) < min(v["sgd_budget"], v["adamw_budget"], v["map_budget"])),
         pm.ordered("trace_every", "adamw_budget"),
-        pm.Rule("n_heads, d_embed: the heads must divide the width (d_embed % n_heads == 0)",
-                lambda v: v["d_embed"] % v["n_heads"] == 0),
+        pm.divides("n_heads", "d_embed"),
         *map(distinct, ["sgd_decay_factors", "map_lrs", "map_decays", "map_momenta"]),
     ],
     p=pm.prime("modulus"),
@@ -70,7 +67,7 @@ PARAMETERS = pm.Parameters(
     map_seeds=pm.count("... seeds per cell ..."),
     map_budget=pm.steps("... and its step budget"),
     post_grok_steps=pm.steps("runs continue this long after T_grok (V_final is measured there)"),
-    eval_schedule=pm.schedule('"every:K"'),
+    eval_schedule=pm.schedule('"every:K" (the page says the runs are evaluated every K steps)', every_only=True),
     trace_every=pm.steps("the AdamW arm records its norm every this many steps (as in chapter 3)"),
     d_embed=pm.count("encoder width (smoke: smaller)"),
     d_hidden=pm.count("FFN width (smoke: smaller)"),
@@ -312,8 +309,7 @@ def verdicts(P: pm.Values, r: Results) -> Verdicts:
     V = Verdicts(CHAPTER, TITLE, P.preset)
 
     def here(j: Judgement) -> Judgement:
-        """The judgement, or no data when the chapter does not run at the paper's p = 97."""
-        return j if P.p == 97 else Judgement(NO_DATA, f"measured at p = {P.p}, the paper's is 97", kind="none")
+        return at_paper_condition(j, P.p, 97)
 
     scale = cells.scale_note(r.paper, "arm")
     per_arm = {}
