@@ -72,12 +72,25 @@ def fraction_grokked(df: pd.DataFrame, steps: np.ndarray, time: str = "t_grok") 
     return np.array([(ev & (t <= s)).sum() / max(1, len(t)) for s in steps])
 
 
-def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
-    """A one-line statement of the scale used: runs, seeds per cell, budgets, censored and diverged runs."""
+class ScaleNote(str):
+    """A scale note (text), which also knows the fewest seeds per cell behind it (``seeds``), so that
+    an inconclusive verdict can say how many would decide it."""
+
+    seeds: int | None = None
+
+    def __new__(cls, text: str, seeds: int | None = None) -> "ScaleNote":
+        note = super().__new__(cls, text)
+        note.seeds = seeds
+        return note
+
+
+def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> ScaleNote:
+    """A one-line statement of the scale used: runs, seeds per cell, budgets, censored and diverged
+    runs (``.seeds``: the fewest runs per cell, all runs when ``by`` is not given)."""
     by = [by] if isinstance(by, str) else list(by or [])
     n = len(df)
     if n == 0:
-        return "no runs"
+        return ScaleNote("no runs")
     per_cell = df.groupby(by).size() if by else pd.Series([n])
     seeds = f"{per_cell.min()}" if per_cell.min() == per_cell.max() else f"{per_cell.min()}-{per_cell.max()}"
     budgets = sorted(df["max_steps"].unique())
@@ -86,7 +99,7 @@ def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> str:
     div = int((df["status"] == "diverged").sum())
     plural = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
     layout = f" ({plural(len(per_cell), 'cell')} x {seeds} seed{'' if seeds == '1' else 's'})" if by else ""
-    return f"{n} runs{layout}, budget {budget} steps; {cens} censored, {div} diverged"
+    return ScaleNote(f"{n} runs{layout}, budget {budget} steps; {cens} censored, {div} diverged", int(per_cell.min()))
 
 
 def spread_of_medians(df: pd.DataFrame, by: str, value: str = "norm_grok", *, n_boot: int = 2000,

@@ -21,7 +21,8 @@ from .results import results_path
 from .verdicts import NO_DATA, VERDICTS, Judgement, verdict_table
 from ..analysis.stats import Estimate
 
-COLUMNS = ["chapter", "title", "preset", "claim", "paper", "ours", "verdict", "reason", "scale", "section", "judgement"]
+COLUMNS = ["chapter", "title", "preset", "claim", "paper", "ours", "verdict", "reason", "scale", "section", "judgement",
+           "claimant", "basis", "data_paper", "data_verdict", "diagnosis"]
 
 
 def load(results_dir: str | Path | None = None) -> pd.DataFrame:
@@ -42,20 +43,38 @@ def load(results_dir: str | Path | None = None) -> pd.DataFrame:
             rows.append({"chapter": data.get("chapter", path.stem), "title": data.get("title") or data.get("chapter", path.stem),
                          "preset": data.get("preset", ""), "claim": r.get("claim", ""), "paper": r.get("paper", ""),
                          "ours": r.get("ours", ""), "verdict": r.get("verdict", NO_DATA), "reason": r.get("reason", ""),
-                         "scale": r.get("scale", ""), "section": r.get("section", ""), "judgement": r.get("judgement") or {}})
+                         "scale": r.get("scale", ""), "section": r.get("section", ""), "judgement": r.get("judgement") or {},
+                         "claimant": r.get("claimant", ""), "basis": r.get("basis", "text"),
+                         "data_paper": r.get("data_paper", ""), "data_verdict": r.get("data_verdict", ""),
+                         "diagnosis": r.get("diagnosis", "")})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def is_ours(claimant: str) -> bool:
+    """A row that judges the book's own hypothesis, not a paper's claim."""
+    return str(claimant).startswith("ours")
+
+
 def tally(board: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each verdict per chapter, and in all."""
+    """Counts of each verdict per chapter, then in all: the papers' claims (what the scoreboard
+    counts), the book's own hypotheses apart, and every paper separately."""
+    cols = ["chapter", *VERDICTS, "claims"]
     if board.empty:
-        return pd.DataFrame(columns=["chapter", *VERDICTS, "claims"])
-    counts = pd.crosstab(board["title"], board["verdict"]).reindex(columns=list(VERDICTS), fill_value=0)
-    order = list(dict.fromkeys(board["title"]))
-    counts = counts.loc[order]
-    counts.loc["all chapters"] = counts.sum()
-    counts["claims"] = counts.sum(axis=1)
-    return counts.reset_index().rename(columns={"title": "chapter"})
+        return pd.DataFrame(columns=cols)
+
+    def counts(rows: pd.DataFrame, label: str) -> dict:
+        c = {v: int((rows["verdict"] == v).sum()) for v in VERDICTS}
+        return {"chapter": label, **c, "claims": len(rows)}
+
+    papers = board[~board["claimant"].map(is_ours)]
+    out = [counts(board[board["title"] == t], t) for t in dict.fromkeys(board["title"])]
+    out.append(counts(papers, "all chapters: the papers' claims"))
+    for claimant in sorted(set(papers["claimant"]) - {""}):
+        out.append(counts(papers[papers["claimant"] == claimant], f"… {claimant}'s claims"))
+    ours = board[board["claimant"].map(is_ours)]
+    if len(ours):
+        out.append(counts(ours, "all chapters: our own hypotheses"))
+    return pd.DataFrame(out, columns=cols)
 
 
 def _link(chapter: str, section: str, text: str, base: str) -> str:
@@ -70,16 +89,29 @@ def table_html(board: pd.DataFrame, base: str = "../chapters/") -> str:
     def number(title: str) -> str:
         return title.split(". ", 1)[0] + " · " if ". " in title else ""
 
+    def paper(r) -> str:
+        who = f"<span style='font-size:0.85em;color:#444'>{html.escape(r.claimant)} · {html.escape(r.basis)}</span><br>" \
+            if r.claimant else ""
+        data = (f"<br><span style='font-size:0.85em;color:#444'>released data: {html.escape(r.data_paper)} "
+                f"(<b>{html.escape(r.data_verdict)}</b> against ours)</span>") if r.data_verdict else ""
+        return who + html.escape(r.paper) + data
+
     frame = pd.DataFrame({
         "claim": [number(t) + _link(c, s, cl, base) for c, s, cl, t in
                   zip(board["chapter"], board["section"], board["claim"], board["title"])],
-        "paper": [html.escape(x) for x in board["paper"]],
+        "paper": [paper(r) for r in board.itertuples()],
         "ours (95 % CI)": [html.escape(x) for x in board["ours"]],
         "verdict": [f"<b>{v}</b><br><span style='font-size:0.85em;color:#444'>{html.escape(r)}</span>"
                     for v, r in zip(board["verdict"], board["reason"])],
+        "why we differ": [html.escape(d) for d in board["diagnosis"]],
         "scale": [html.escape(f"{p} preset: {s}" if p else s) for p, s in zip(board["preset"], board["scale"])],
     })
     return verdict_table(frame, escape=False)
+
+
+def diagnosed(board: pd.DataFrame) -> pd.DataFrame:
+    """The rows that carry a diagnosis (why we differ): the scoreboard's filter."""
+    return board[board["diagnosis"].astype(str).str.len() > 0]
 
 
 def _judgement(d: dict) -> Judgement:

@@ -1,27 +1,48 @@
-"""What a chapter reports: verdicts on the papers' claims, numbers glued into its prose, tables.
+"""Verdicts on the papers' claims: one policy for every row of every chapter.
 
 The verdict scale
 -----------------
 Every claim is compared with a tolerance that the chapter states before it reads any result:
 
 ``consistent``
-    the paper's value lies inside our 95 % CI (a range given by the paper: the two overlap);
+    the paper's value (its interval, see the policy) meets our 95 % CI, and our CI stays within
+    the tolerance band around it, so the data could have shown a difference;
 ``close``
     the paper's value lies outside our CI, but our estimate is within the stated tolerance of it;
-``differs``
-    neither;
 ``partly``
     a claim made of several parts, some of which hold (consistent or close) and some of
     which differ; the reason says which;
+``inconclusive``
+    our CI reaches the paper's value *and* beyond the tolerance band: it cannot tell agreement
+    from disagreement (too few seeds); the row says about how many seeds per cell would decide it;
+``differs``
+    the paper's value lies outside our CI and our estimate beyond the tolerance;
 ``no data``
     nothing to measure it with (no runs yet, or a scale at which the claim does not apply).
 
+The policy
+----------
+1. **Same condition.** The paper's value is taken at the condition we measured (the same
+   modulus, training fraction, evaluation grid, step of the reading, fitted range), or the row
+   says why no matched value exists.
+2. **The paper's own uncertainty** is the interval we compare with: its CI as given; "± s over n
+   seeds" as the 95 % interval of a mean, ± 1.96 s/√n (:func:`paper_sd`); a range as given; a
+   rounded value as the interval of its rounding (:func:`paper_rounded`).
+3. **Text or released data.** Where a paper's text and its released data disagree, the row judges
+   the claim *as written* (``basis="text"``) and shows the verdict against the data beside it
+   (``data=``); the scoreboard counts the verdict as written. Every row says its ``basis``:
+   ``text``, ``released data`` or ``theory``.
+4. **One-sided claims** ("at most 2 %", "concentrated") are judged one-sided (:func:`at_most`,
+   :func:`at_least`).
+5. **Too wide to decide** is *inconclusive*, never consistent.
+6. **Whose claim.** A row states whose claim it judges (``claimant``): a paper's, or ours (a
+   chapter's own hypothesis); the scoreboard counts ours apart from the papers'.
+
 A :class:`Judgement` always carries its reason in words, e.g. "paper 0.69–0.71 outside our CI
-[0.63, 0.66]; our 0.63 within the stated 10 %". Bound claims ("the CV is at most 2 %") use
-:func:`at_most` / :func:`at_least`, counts ("0/12 grok") use a proportion with an exact
-binomial CI (:func:`grokkit.analysis.stats.proportion_ci`), and multi-part claims :func:`combine`.
-A chapter collects its rows in :class:`Verdicts`, which shows them as a table and writes them
-as JSON (with the numbers behind each row) for the book's scoreboard.
+[0.63, 0.66]; our 0.63 within the stated 10 %". Counts ("0/12 grok") use a proportion with an
+exact binomial CI (:func:`grokkit.analysis.stats.proportion_ci`), and multi-part claims
+:func:`combine`. A chapter collects its rows in :class:`Verdicts`, which shows them as a table and
+writes them as JSON (with the numbers behind each row) for the book's scoreboard.
 """
 
 from __future__ import annotations
@@ -41,12 +62,18 @@ from .tables import HTML, TABLE_STYLE
 from .text import fmt_ci, fmt_num
 
 CONSISTENT, CLOSE, DIFFERS, PARTLY, NO_DATA = "consistent", "close", "differs", "partly", "no data"
+INCONCLUSIVE = "inconclusive"
 
 #: Every verdict, best first.
-VERDICTS = (CONSISTENT, CLOSE, PARTLY, DIFFERS, NO_DATA)
+VERDICTS = (CONSISTENT, CLOSE, PARTLY, INCONCLUSIVE, DIFFERS, NO_DATA)
 
 #: Background colours of the verdicts in tables and figures (colour-blind safe, light).
-VERDICT_COLORS = {CONSISTENT: "#cfe8cf", CLOSE: "#e6f0c0", PARTLY: "#fbe7b5", DIFFERS: "#f6cccc", NO_DATA: "#e8e8e8"}
+VERDICT_COLORS = {CONSISTENT: "#cfe8cf", CLOSE: "#e6f0c0", PARTLY: "#fbe7b5", INCONCLUSIVE: "#dde3f0",
+                  DIFFERS: "#f6cccc", NO_DATA: "#e8e8e8"}
+#: What a row's ``basis`` may be: the claim as the paper writes it, its released data, or a theory's value.
+BASES = ("text", "released data", "theory")
+#: z of a two-sided 95 % interval.
+Z95 = 1.959964
 
 
 # ---------------------------------------------------------------- judgements
@@ -76,6 +103,29 @@ class Judgement:
     def holds(self) -> bool:
         """Consistent or close."""
         return self.verdict in (CONSISTENT, CLOSE)
+
+    def seeds_to_decide(self, seeds: int | None) -> int | None:
+        """For an inconclusive judgement measured with ``seeds`` seeds per cell: about how many
+        would narrow our CI (which shrinks as 1/√n) enough to decide, inside the tolerance band
+        when our estimate lies in it, clear of the paper's value when it does not."""
+        if self.verdict != INCONCLUSIVE or not seeds:
+            return None
+        if self.parts:
+            need = [j.seeds_to_decide(seeds) for _, j in self.parts]
+            return max((n for n in need if n), default=None)
+        if self.ours is None or self.paper is None or self.allowed is None:
+            return None
+        a, b = self.paper
+        v, half = self.ours.value, (self.ours.hi - self.ours.lo) / 2
+        lo_band = -math.inf if self.kind == "at_most" else a - self.allowed
+        hi_band = math.inf if self.kind == "at_least" else b + self.allowed
+        if lo_band <= v <= hi_band:
+            room = min(v - lo_band, hi_band - v)
+        else:
+            room = a - v if v < a else v - b
+        if not room > 0 or not half > 0:
+            return None
+        return max(seeds + 1, math.ceil(seeds * (half / room) ** 2))
 
     def deviation(self, y: float) -> float:
         """How far ``y`` lies from the paper's value, in units of the stated tolerance
@@ -132,6 +182,24 @@ def _range(paper: float | Sequence[float]) -> tuple[float, float]:
         raise ValueError(f"paper: a range must be (lo, hi) with lo <= hi, got {paper!r}")
     return a, b
 
+def paper_sd(mean: float, sd: float, n: int) -> tuple[float, float]:
+    """The paper's "mean ± sd over n seeds" as the 95 % interval of its mean (policy rule 2)."""
+    half = Z95 * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def paper_rounded(text: str) -> tuple[float, float]:
+    """A value the paper rounds ("≈ 63", "0.38", "12.16k") as the interval of its rounding:
+    "63" is [62.5, 63.5], "0.38" is [0.375, 0.385], "12.16k" is [12155, 12165]."""
+    t = text.strip().lstrip("≈~ ").replace(",", "")
+    scale = 1000.0 if t.endswith("k") else 1.0
+    t = t.rstrip("k")
+    decimals = len(t.split(".")[1]) if "." in t else 0
+    half = 0.5 * 10 ** -decimals
+    value = float(t)
+    return (value - half) * scale, (value + half) * scale
+
+
 def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float | None = None,
             atol: float | None = None, fmt: str = ".3g", unit: str = "") -> Judgement:
     """Judge a value claim: the paper's value (or range ``(lo, hi)``) against our estimate.
@@ -152,6 +220,12 @@ def compare(paper: float | Sequence[float], ours: Estimate | None, *, tol: float
     citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
     if ours.lo <= b and ours.hi >= a:
         word = "inside" if a == b else "overlaps"
+        lo_band = a - _tolerance(tol, atol, a, fmt, unit)[0]
+        hi_band = b + _tolerance(tol, atol, b, fmt, unit)[0]
+        if ours.lo < lo_band or ours.hi > hi_band:
+            band = f"[{fmt_num(lo_band, fmt)}, {fmt_num(hi_band, fmt)}]{unit}"
+            return Judgement(INCONCLUSIVE, f"paper {ptxt} {word} our CI {citxt}, but the CI also leaves the "
+                                           f"tolerance band {band} (the stated {ttxt}): too few seeds to tell", **base)
         return Judgement(CONSISTENT, f"paper {ptxt} {word} our CI {citxt}", **base)
     dist = abs(ours.value - ref)
     how = f"{100 * dist / abs(ref):.0f} % from it" if tol is not None and ref else f"{fmt_num(dist, fmt)}{unit} from it"
@@ -170,10 +244,16 @@ def _bound(kind: str, bound: float, ours: Estimate | None, tol: float | None, at
     btxt, ourtxt = fmt_num(bound, fmt, unit), fmt_num(ours.value, fmt, unit)
     citxt = f"[{fmt_num(ours.lo, fmt)}, {fmt_num(ours.hi, fmt)}]{unit}"
     over = (ours.value - bound) if kind == "at_most" else (bound - ours.value)
-    edge = ours.lo if kind == "at_most" else ours.hi
+    near, far = (ours.lo, ours.hi) if kind == "at_most" else (ours.hi, ours.lo)
+    reaches = near <= bound if kind == "at_most" else near >= bound
+    beyond = (far - bound if kind == "at_most" else bound - far) > allowed
+    if reaches and beyond:
+        edge = fmt_num(bound + allowed if kind == "at_most" else bound - allowed, fmt, unit)
+        return Judgement(INCONCLUSIVE, f"our CI {citxt} reaches the paper's {sign} {btxt} and also beyond {edge} "
+                                       f"(the stated {ttxt}): too few seeds to tell", **base)
     if over <= 0:
         return Judgement(CONSISTENT, f"our {ourtxt} meets the paper's {sign} {btxt}", **base)
-    if (edge <= bound) if kind == "at_most" else (edge >= bound):
+    if reaches:
         return Judgement(CONSISTENT, f"our {ourtxt} misses the paper's {sign} {btxt}, but our CI {citxt} reaches it", **base)
     if over <= allowed:
         return Judgement(CLOSE, f"our CI {citxt} misses the paper's {sign} {btxt}; our {ourtxt} within the stated {ttxt}", **base)
@@ -182,7 +262,8 @@ def _bound(kind: str, bound: float, ours: Estimate | None, tol: float | None, at
 def at_most(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
             fmt: str = ".3g", unit: str = "") -> Judgement:
     """Judge an upper-bound claim ("the CV is at most 2 %"): consistent when our estimate, or
-    its CI, reaches the bound; close when our estimate exceeds it by at most the tolerance."""
+    its CI, reaches the bound while the CI stays within the tolerance above it; inconclusive when
+    the CI reaches both; close when our estimate exceeds the bound by at most the tolerance."""
     return _bound("at_most", bound, ours, tol, atol, fmt, unit)
 
 def at_least(bound: float, ours: Estimate | None, *, tol: float | None = None, atol: float | None = None,
@@ -194,17 +275,24 @@ def combine(parts: Mapping[str, Judgement]) -> Judgement:
     """Judge a claim made of several parts.
 
     consistent if every part is; close if every part holds (consistent or close); partly if
-    some hold and some differ (the reason lists both); differs if none holds; no data if no
-    part has data. Parts without data are named but do not count.
+    some hold and some differ (the reason lists both); differs if none holds; inconclusive if
+    none differs but some cannot be decided; no data if no part has data. Parts without data are
+    named but do not count.
     """
     items = tuple(parts.items())
     judged = [(n, j) for n, j in items if j.verdict != NO_DATA]
     if not judged:
         return Judgement(NO_DATA, "no part has data", kind="parts", parts=items)
     holds = [n for n, j in judged if j.holds]
-    differ = [n for n, j in judged if not j.holds]
+    undecided = [n for n, j in judged if j.verdict == INCONCLUSIVE]
+    differ = [n for n, j in judged if not j.holds and j.verdict != INCONCLUSIVE]
     missing = [n for n, j in items if j.verdict == NO_DATA]
-    tail = f"; no data: {', '.join(missing)}" if missing else ""
+    tail = (f"; too few seeds to tell: {', '.join(undecided)}" if undecided and differ else "") + (
+        f"; no data: {', '.join(missing)}" if missing else "")
+    if undecided and not differ:
+        held = f"; holds: {', '.join(holds)}" if holds else ""
+        return Judgement(INCONCLUSIVE, f"too few seeds to tell: {', '.join(undecided)}{held}{tail}", kind="parts",
+                         parts=items)
     if not differ:
         verdict = CONSISTENT if all(j.verdict == CONSISTENT for _, j in judged) else CLOSE
         close = [n for n, j in judged if j.verdict == CLOSE]
@@ -239,6 +327,13 @@ class Verdict:
     section: str = ""
     source: str = ""
     judgement: dict[str, Any] = field(default_factory=dict)
+    claimant: str = ""  # whose claim: "paper 1", ..., or "ours (chapter 6)"
+    basis: str = "text"  # what the paper's figure is: the claim as written, its released data, a theory
+    data_paper: str = ""  # the paper's released data, where they differ from its text ...
+    data_verdict: str = ""  # ... and our verdict against them (the row's verdict judges the text)
+    data_reason: str = ""
+    seeds_to_decide: int | None = None  # inconclusive rows: about how many seeds per cell would decide
+    diagnosis: str = ""  # why we differ (rows that differ, hold partly or are close), in one sentence
 
 @dataclass
 class Verdicts:
@@ -252,24 +347,49 @@ class Verdicts:
     title: str = ""
     preset: str = ""
     rows: list[Verdict] = field(default_factory=list)
+    claimant: str = ""  # the paper whose claims the chapter judges (each row may name another)
 
     def add(self, claim: str, judgement: Judgement, *, paper: str, ours: str | None = None, note: str = "",
-            scale: str = "", section: str = "", source: str = "") -> Verdict:
+            scale: str = "", section: str = "", source: str = "", claimant: str | None = None, basis: str = "text",
+            data: Judgement | None = None, data_paper: str = "", diagnosis: str = "") -> Verdict:
         """Add a row. ``paper`` is the paper's figure as the paper gives it; ``ours`` defaults to
         our estimate with its CI (in the judgement's format), followed by ``note``;
-        ``section`` is the label of the chapter section that measures the claim."""
+        ``section`` is the label of the chapter section that measures the claim; ``claimant``
+        whose claim it is (default: the chapter's paper); ``basis`` what the paper's figure is
+        (:data:`BASES`); ``data`` our verdict against the paper's released data where they differ
+        from its text (``data_paper``); ``diagnosis`` why we differ, in one sentence. An
+        inconclusive row says about how many seeds per cell would decide it (from ``scale``,
+        a :func:`grokkit.analysis.cells.scale_note`)."""
+        if basis not in BASES:
+            raise ValueError(f"basis: expected one of {BASES}, got {basis!r}")
         if ours is None:
             j = judgement
             ours = fmt_ci(j.ours, j.fmt, j.unit) if j.ours is not None else ("n/a" if not j.parts else "")
         ours = f"{ours}; {note}" if note and ours else (note or ours)
-        row = Verdict(claim, paper, ours, judgement.verdict, judgement.reason, scale, section, source, judgement.as_dict())
+        reason = judgement.reason
+        need = judgement.seeds_to_decide(getattr(scale, "seeds", None))
+        if need:
+            reason += f"; about {need} seeds per cell would decide it"
+        row = Verdict(claim, paper, ours, judgement.verdict, reason, str(scale), section, source,
+                      judgement.as_dict(), claimant or self.claimant, basis, data_paper,
+                      data.verdict if data is not None else "", data.reason if data is not None else "", need,
+                      diagnosis)
         self.rows.append(row)
         return row
 
+    def diagnose(self, claim_prefix: str, diagnosis: str) -> None:
+        """Give the row whose claim starts with ``claim_prefix`` its diagnosis (why we differ)."""
+        for row in self.rows:
+            if row.claim.startswith(claim_prefix):
+                row.diagnosis = diagnosis
+                return
+        raise KeyError(f"claim_prefix: no row starts with {claim_prefix!r}")
+
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame([{"claim": r.claim, "paper": r.paper, "ours (95 % CI)": r.ours, "verdict": r.verdict,
-                              "why": r.reason, "scale": r.scale} for r in self.rows],
-                            columns=["claim", "paper", "ours (95 % CI)", "verdict", "why", "scale"])
+        """The rows as a table: claim, paper, ours, verdict, why, and the scale and diagnosis."""
+        return pd.DataFrame([{"claim": r.claim, "paper": _with_data(r), "ours (95 % CI)": r.ours, "verdict": r.verdict,
+                              "why": r.reason, "scale": r.scale, "diagnosis": r.diagnosis} for r in self.rows],
+                            columns=["claim", "paper", "ours (95 % CI)", "verdict", "why", "scale", "diagnosis"])
 
     def tally(self) -> str:
         """"5 consistent, 2 close, 1 differs" (in the order of the scale)."""
@@ -286,7 +406,7 @@ class Verdicts:
 
         frame = pd.DataFrame({
             "claim": [html.escape(r.claim) for r in self.rows],
-            "paper": [html.escape(r.paper) for r in self.rows],
+            "paper": [html.escape(_with_data(r)) for r in self.rows],
             "ours (95 % CI)": [html.escape(r.ours) for r in self.rows],
             "verdict": [f"<b>{r.verdict}</b><br><span style='font-size:0.85em;color:#444'>{html.escape(r.reason)}</span>"
                         for r in self.rows],
@@ -303,6 +423,13 @@ class Verdicts:
         path.write_text(json.dumps(_jsonable(data), indent=2, ensure_ascii=False) + "\n")
         return path
 
+def _with_data(row: Verdict) -> str:
+    """The paper's figure, and its released data with our verdict against them where they differ."""
+    if not row.data_verdict:
+        return row.paper
+    return f"{row.paper} — released data: {row.data_paper} ({row.data_verdict} against ours)"
+
+
 def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: bool = True) -> str:
     """A verdict frame as HTML: verdict cells coloured, small grey scale and reason columns.
     Cell text is HTML-escaped unless ``escape=False`` (for cells that hold links)."""
@@ -310,7 +437,7 @@ def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: 
     styled = frame.style.format(escape="html" if escape else None).apply(
         lambda col: [f"background-color: {VERDICT_COLORS.get(_verdict_of(v), '')}{weight}" for v in col], subset=[verdict_col]
     ).hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
-    small = [c for c in ("why", "scale") if c in frame.columns]
+    small = [c for c in ("why", "scale", "diagnosis", "why we differ") if c in frame.columns]
     if small:
         styled = styled.set_properties(subset=small, **{"font-size": "0.85em", "color": "#444"})
     return styled.set_table_styles(TABLE_STYLE).to_html()

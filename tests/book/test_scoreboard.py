@@ -29,7 +29,7 @@ def test_every_chapter_appears_with_links_and_a_later_one_without_editing(tmp_pa
     html = scoreboard.table_html(board)
     assert 'href="../chapters/01_a.html#sec-01_a"' in html and "holds: y; differs: x" in html
     tally = scoreboard.tally(board).set_index("chapter")
-    assert tally.loc["all chapters", "claims"] == 2
+    assert tally.loc["all chapters: the papers' claims", "claims"] == 2
     dev = scoreboard.deviations(board)
     assert list(dev["header"]) == [False, True, False, False]  # the two-part claim: a title row, then its parts
     assert dev.loc[0, "value"] == 0 and dev.loc[2, "value"] == pytest.approx(10.0)

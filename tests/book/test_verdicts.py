@@ -50,7 +50,8 @@ def test_no_data_and_bad_tolerances():
 
 def test_bounds():
     assert verdicts.at_most(2.0, est(1.3, 1.0, 1.7), tol=0.5).verdict == verdicts.CONSISTENT
-    assert verdicts.at_most(2.0, est(2.5, 1.5, 3.5), tol=0.5).verdict == verdicts.CONSISTENT  # the CI reaches the bound
+    assert verdicts.at_most(2.0, est(2.5, 1.5, 2.9), tol=0.5).verdict == verdicts.CONSISTENT  # the CI reaches the bound
+    assert verdicts.at_most(2.0, est(2.5, 1.5, 3.5), tol=0.5).verdict == verdicts.INCONCLUSIVE  # ... and beyond 3
     assert verdicts.at_most(2.0, est(2.5, 2.2, 3.5), tol=0.5).verdict == verdicts.CLOSE
     assert verdicts.at_most(2.0, est(3.5, 3.2, 3.9), tol=0.5).verdict == verdicts.DIFFERS
     assert verdicts.at_least(0.9, est(0.5, 0.3, 0.7), atol=0.1).verdict == verdicts.DIFFERS
@@ -68,7 +69,8 @@ def test_several_parts_give_partly_and_say_which_hold():
 
 
 def test_counts_use_an_exact_binomial_ci():
-    assert verdicts.count(0, 12, 0, 8, atol=0.1).verdict == verdicts.CONSISTENT
+    assert verdicts.count(0, 12, 0, 60, atol=0.1).verdict == verdicts.CONSISTENT
+    assert verdicts.count(0, 12, 0, 8, atol=0.1).verdict == verdicts.INCONCLUSIVE  # 0/8 cannot exclude 30 %
     assert verdicts.count(0, 12, 6, 8, atol=0.1).verdict == verdicts.DIFFERS
     assert verdicts.count(0, 12, 0, 0, atol=0.1).verdict == verdicts.NO_DATA
 
@@ -128,3 +130,73 @@ def test_glued_text_survives_myst_nb_literal_eval():
 
     for text in ["30,000", "{1, 1.05, 1.1}", "0.85 [0.83, 0.88] / 0.92", "it's \"quoted\"", "7", "n/a"]:
         assert format_plain_text(repr(_Text(text)), "") == text
+
+
+# ---------------------------------------------------------------------------- the verdict policy
+def test_policy_a_matched_interval_from_the_papers_seeds():
+    """'0.00141 ± 0.00007 over 10 seeds' is the 95 % interval of a mean, not a point."""
+    lo, hi = verdicts.paper_sd(0.00141, 0.00007, 10)
+    assert (lo, hi) == pytest.approx((0.00141 - 1.959964 * 0.00007 / 10 ** 0.5, 0.00141 + 1.959964 * 0.00007 / 10 ** 0.5))
+    ours = est(0.00138, 0.00136, 0.00141)
+    assert verdicts.compare(0.00141, ours, tol=0.05).verdict == verdicts.CONSISTENT  # the CI reaches the point ...
+    assert verdicts.compare((lo, hi), est(0.00136, 0.00135, 0.001365), tol=0.05).verdict == verdicts.CLOSE
+    assert verdicts.compare((lo, hi), est(0.00138, 0.00136, 0.00137), tol=0.05).verdict == verdicts.CONSISTENT
+
+
+def test_policy_rounded_values_are_intervals_of_their_rounding():
+    assert verdicts.paper_rounded("≈ 63") == (62.5, 63.5)
+    assert verdicts.paper_rounded("0.38") == pytest.approx((0.375, 0.385))
+    assert verdicts.paper_rounded("12.16k") == pytest.approx((12155, 12165))
+    assert verdicts.compare(verdicts.paper_rounded("63"), est(62.9, 62.6, 63.2), tol=0.04).verdict == verdicts.CONSISTENT
+
+
+def test_policy_one_sided_claims_are_judged_one_sided():
+    """'concentrated: CV at most 4 %' is met by a CV far below the bound, which a two-sided
+    comparison with '0.4-4 %' would also pass, but a one-sided one never calls 'differs'."""
+    assert verdicts.at_most(4.0, est(0.2, 0.1, 0.3), tol=0.5).verdict == verdicts.CONSISTENT
+    assert verdicts.at_least(0.9, est(0.95, 0.93, 0.97), atol=0.05).verdict == verdicts.CONSISTENT
+    assert verdicts.at_most(4.0, est(7.0, 6.5, 7.5), tol=0.5).verdict == verdicts.DIFFERS
+
+
+def test_policy_a_ci_wider_than_the_band_is_inconclusive_and_says_how_many_seeds_would_decide():
+    j = verdicts.compare(2.0, est(2.2, 1.3, 3.1), tol=0.5)  # band [1, 3]; the CI leaves it
+    assert j.verdict == verdicts.INCONCLUSIVE and "too few seeds" in j.reason
+    need = j.seeds_to_decide(4)
+    assert need == math.ceil(4 * (0.9 / 0.8) ** 2)  # half-width 0.9 must shrink to 0.8 (3.0 - 2.2)
+    assert not j.holds
+    V = verdicts.Verdicts("07_x", "7. X", "book")
+    from grokkit.analysis.cells import ScaleNote
+    row = V.add("c", j, paper="2", scale=ScaleNote("4 runs", 4))
+    assert row.seeds_to_decide == need and f"about {need} seeds per cell would decide it" in row.reason
+    parts = verdicts.combine({"a": verdicts.compare(1, est(1, 0.95, 1.05), tol=0.1), "b": j})
+    assert parts.verdict == verdicts.INCONCLUSIVE and parts.seeds_to_decide(4) == need
+    off = verdicts.compare(1, est(2, 1.9, 2.1), tol=0.1)
+    assert verdicts.combine({"a": off, "b": j, "c": verdicts.compare(1, est(1, 0.95, 1.05), tol=0.1)}).verdict \
+        == verdicts.PARTLY
+
+
+def test_policy_text_against_released_data_shows_both_and_counts_the_text():
+    V = verdicts.Verdicts("07_x", "7. X", "book", claimant="paper 1")
+    ours = est(8.8, 8.5, 9.1)
+    text = verdicts.compare(7.4, ours, tol=0.08)
+    data = verdicts.compare(8.66, ours, tol=0.08)
+    row = V.add("alpha at lr 2e-3", text, paper="≈ 7.4", data=data, data_paper="8.66",
+                diagnosis="the paper's text against its released data: ours match the data")
+    assert (row.verdict, row.data_verdict, row.basis, row.claimant) == (verdicts.DIFFERS, verdicts.CONSISTENT, "text",
+                                                                       "paper 1")
+    assert "released data: 8.66 (consistent against ours)" in V.frame().loc[0, "paper"]
+    with pytest.raises(ValueError, match="basis"):
+        V.add("x", text, paper="1", basis="folklore")
+
+
+def test_policy_our_own_hypotheses_are_counted_apart(tmp_path):
+    from grokkit.book import scoreboard
+
+    V = verdicts.Verdicts("07_x", "7. X", "book", claimant="paper 1")
+    V.add("a paper's claim", verdicts.compare(1, est(1, 0.95, 1.05), tol=0.1), paper="1")
+    V.add("our hypothesis", verdicts.compare(0, est(7, 6.8, 7.3), atol=2), paper="chapter 7", claimant="ours (chapter 7)")
+    V.write(tmp_path)
+    tally = scoreboard.tally(scoreboard.load(tmp_path)).set_index("chapter")
+    assert tally.loc["all chapters: the papers' claims", "claims"] == 1
+    assert tally.loc["all chapters: the papers' claims", "differs"] == 0
+    assert tally.loc["all chapters: our own hypotheses", "differs"] == 1
