@@ -15,6 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grokkit.engine import process
+
+# The tests train in this process: tune it as a sweep does where training starts, before any
+# test module imports torch (OpenMP reads its wait policy once, when torch loads).
+process.prepare()
+
 #: The repository root (it holds _toc.yml, grokkit/ and chapters/).
 ROOT = Path(__file__).resolve().parents[1]
 #: The folder of the chapter notebooks.
