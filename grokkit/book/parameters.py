@@ -42,6 +42,8 @@ from ..engine.config import is_prime, parse_schedule
 
 #: The presets every chapter offers, smallest first.
 PRESET_NAMES = ("smoke", "book", "paper")
+#: ``preset = "auto"`` renders the largest of these whose runs are all in the store, largest first.
+AUTO_ORDER = ("paper", "book")
 
 
 class ParameterError(ValueError):
@@ -213,7 +215,8 @@ def folder(doc: str) -> Parameter:
 
 #: The parameters of every chapter, before its own.
 COMMON = {
-    "preset": choice('"smoke" (tests, ~1 min), "book" (this page), "paper" (the paper\'s scale)', PRESET_NAMES),
+    "preset": choice('"auto" (the largest preset whose runs are all stored), "smoke" (tests, ~1 min), "book", "paper"',
+                     ("auto", *PRESET_NAMES)),
     "train": Parameter(FLAG, "None trains missing runs unless GROKKIT_NO_TRAIN is set; False uses stored runs only",
                        optional=True),
     "store": folder("run-store folder (None: the project's data/runs)"),
@@ -221,7 +224,7 @@ COMMON = {
 }
 COMMON = {name: dataclasses.replace(p, name=name) for name, p in COMMON.items()}
 #: Defaults of the common parameters in the notebook's parameters cell.
-COMMON_DEFAULTS = {"preset": "book", "train": None, "store": None, "results_dir": None}
+COMMON_DEFAULTS = {"preset": "auto", "train": None, "store": None, "results_dir": None}
 
 
 class Values(SimpleNamespace):
@@ -280,8 +283,11 @@ class Parameters:
 
     # ------------------------------------------------------------------ resolving
     def resolve(self, preset: str = "book", **overrides: Any) -> Values:
-        """The values of ``preset`` with every override that is not ``None`` applied, checked."""
+        """The values of ``preset`` with every override that is not ``None`` applied, checked
+        (``"auto"`` needs the chapter's store check: :meth:`read` with ``complete``)."""
         COMMON["preset"].check(preset)
+        if preset == "auto":
+            raise ParameterError('preset: "auto" is resolved by Parameters.read(namespace, complete=...)')
         unknown = [n for n in overrides if n not in self.all]
         if unknown:
             raise ParameterError(self.unknown_message(unknown[0]))
@@ -293,15 +299,33 @@ class Parameters:
         self._check(values)
         return Values(preset=preset, **common, **values)
 
-    def read(self, namespace: Mapping[str, Any]) -> Values:
+    def read(self, namespace: Mapping[str, Any], complete: Callable[[Values], bool] | None = None) -> Values:
         """:meth:`resolve` from a notebook's ``globals()``: every declared name is read from there,
         and every name assigned in the parameters cell or in papermill's injected cell (found in
-        the kernel's input history ``In``) must be declared."""
+        the kernel's input history ``In``) must be declared.
+
+        ``preset = "auto"`` takes the first of :data:`AUTO_ORDER` (paper, then book) for which
+        ``complete(values)`` says that every run the chapter asks for is in the store, else (and
+        without ``complete``) "book"; the result's ``auto`` says so (``None`` for a preset given
+        by name)."""
         for name in assigned_parameter_names(namespace.get("In") or []):
             if name not in self.all:
                 raise ParameterError(self.unknown_message(name))
         overrides = {n: namespace.get(n) for n in self.all if n != "preset"}
-        return self.resolve(namespace.get("preset", COMMON_DEFAULTS["preset"]), **overrides)
+        preset = namespace.get("preset", COMMON_DEFAULTS["preset"])
+        COMMON["preset"].check(preset)
+        if preset != "auto":
+            values = self.resolve(preset, **overrides)
+            values.auto = None
+            return values
+        for candidate in AUTO_ORDER if complete is not None else ():
+            values = self.resolve(candidate, **overrides)
+            if complete(values):
+                values.auto = f'preset "auto": the {candidate} preset, the largest whose runs are all in the store'
+                return values
+        values = self.resolve("book", **overrides)
+        values.auto = 'preset "auto": the book preset (no preset has all its runs in the store)'
+        return values
 
     def unknown_message(self, name: str) -> str:
         near = difflib.get_close_matches(name, list(self.all), n=3, cutoff=0.6)

@@ -117,8 +117,17 @@ def test_each_error_names_the_parameter_the_value_and_the_form(overrides, messag
 
 
 def test_an_unknown_preset_names_the_presets():
-    with pytest.raises(pm.ParameterError, match=r"^preset: expected one of 'smoke', 'book', 'paper', got 'smok'"):
+    with pytest.raises(pm.ParameterError, match=r"^preset: expected one of 'auto', 'smoke', 'book', 'paper', got 'smok'"):
         DECL.resolve("smok")
+
+
+def test_preset_auto_takes_the_largest_complete_preset():
+    assert DECL.read({"preset": "auto"}, complete=lambda v: True).preset == "paper"
+    chosen = DECL.read({"preset": "auto"}, complete=lambda v: v.seeds < 20)
+    assert chosen.preset == "book" and "the book preset, the largest" in chosen.auto
+    assert DECL.read({"preset": "auto"}, complete=lambda v: False).preset == "book"
+    assert DECL.read({"preset": "auto"}).preset == "book"  # without a store check, the book
+    assert DECL.read({"preset": "paper"}, complete=lambda v: False).preset == "paper"  # a preset by name is kept
 
 
 def test_overrides_apply_and_none_keeps_the_preset():
@@ -146,7 +155,7 @@ def test_names_assigned_in_the_parameter_cells_are_read_from_the_input_history()
 
 def test_the_parameters_cell_lists_every_parameter_with_its_meaning():
     source = DECL.cell_source()
-    assert source.splitlines()[0].startswith('preset = "book"')
+    assert source.splitlines()[0].startswith('preset = "auto"')
     assert [line.split()[0] for line in source.splitlines()] == list(DECL.all)
     assert "# seeds per cell" in source
 

@@ -1,0 +1,82 @@
+"""Why we differ: for every verdict that does not simply agree, the candidate explanations, the
+experiment that decides between them, and its outcome computed from the runs.
+
+The explanations, experiments and decision rules were registered before any deciding run was
+trained or read, in ``docs/why-we-differ.md`` at commit :data:`REGISTERED`; a chapter's module
+restates its part as :class:`Diagnosis` values and computes each ``outcome`` from the data. The
+outcome is the verdict row's ``diagnosis`` (:meth:`grokkit.book.verdicts.Verdicts.diagnose`), and
+:func:`table` shows a chapter's diagnoses in its "Where we differ, and why" section.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import pandas as pd
+
+from .tables import HTML, TABLE_STYLE
+from .verdicts import CLOSE, DIFFERS, INCONCLUSIVE, PARTLY, Verdicts
+
+#: The commit that registered every candidate explanation and decision rule (docs/why-we-differ.md).
+REGISTERED = "0ad0540"
+#: The verdicts that call for a diagnosis.
+NEEDS_DIAGNOSIS = (CLOSE, PARTLY, INCONCLUSIVE, DIFFERS)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One verdict row's diagnosis: the row (its claim's start), the candidate explanations, the
+    deciding experiment and its decision rule as registered, and the ``outcome`` in one sentence
+    computed from the data (``""`` until it is computed)."""
+
+    claim: str
+    candidates: tuple[str, ...]
+    experiment: str
+    rule: str
+    outcome: str = ""
+
+    def decided(self, outcome: str) -> Diagnosis:
+        """This diagnosis with its computed outcome."""
+        return replace(self, outcome=outcome)
+
+
+def pending(have: int, want: int, what: str = "deciding runs") -> str:
+    """The outcome of a diagnosis whose deciding runs are not all in the store yet."""
+    return f"undecided: {have} of the {want} {what} are in the store so far (they train in the background)"
+
+
+def apply(V: Verdicts, diagnoses: Sequence[Diagnosis]) -> None:
+    """Write each diagnosis's outcome into its verdict row (the row whose claim starts with
+    ``claim``); rows that hold need none, so a diagnosis whose row is absent is skipped."""
+    for d in diagnoses:
+        if d.outcome and any(r.claim.startswith(d.claim) for r in V.rows):
+            V.diagnose(d.claim, d.outcome)
+
+
+def undiagnosed(V: Verdicts) -> list[str]:
+    """Rows that call for a diagnosis and have none (a test keeps this empty at the book preset)."""
+    return [r.claim for r in V.rows if r.verdict in NEEDS_DIAGNOSIS and not r.diagnosis]
+
+
+def table(V: Verdicts, diagnoses: Sequence[Diagnosis]) -> HTML:
+    """The "Where we differ, and why" table: for each diagnosed row, the claim with its verdict and
+    scale, the candidate explanations, the deciding experiment with its rule, and the outcome."""
+    rows = []
+    for d in diagnoses:
+        row = next((r for r in V.rows if r.claim.startswith(d.claim)), None)
+        if row is None:
+            continue
+        rows.append({
+            "claim (verdict, scale)": f"{html.escape(row.claim)}<br><b>{html.escape(row.verdict)}</b>"
+                                      f"<br><span style='font-size:0.85em;color:#444'>{html.escape(row.scale)}</span>",
+            "candidate explanations": "<br>".join(f"({chr(97 + i)}) {html.escape(c)}" for i, c in enumerate(d.candidates)),
+            "deciding experiment and rule": f"{html.escape(d.experiment)}<br><i>Rule:</i> {html.escape(d.rule)}",
+            "outcome": html.escape(d.outcome or "not computed"),
+        })
+    frame = pd.DataFrame(rows, columns=["claim (verdict, scale)", "candidate explanations",
+                                        "deciding experiment and rule", "outcome"])
+    styled = frame.style.format(escape=None).hide(axis="index").set_table_styles(TABLE_STYLE).set_properties(
+        **{"text-align": "left", "vertical-align": "top", "font-size": "0.9em"})
+    return HTML(styled.to_html())
