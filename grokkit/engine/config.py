@@ -37,7 +37,9 @@ from typing import Any, Callable
 #: Bump when a code change alters the numbers a run produces (init, split, step).
 RESULTS_VERSION = 1
 
-TASKS = ("add", "mul", "parity")
+TASKS = ("add", "mul", "mul_nonzero", "parity")
+#: The modular-arithmetic tasks ("mul_nonzero": a*b mod p over the nonzero residues only).
+MODULAR_TASKS = ("add", "mul", "mul_nonzero")
 MODELS = ("mlp", "attn", "encoder", "parity_mlp")
 OPTIMIZERS = ("adamw", "sgd")
 LOSSES = ("ce", "mse")
@@ -202,7 +204,7 @@ class RunConfig:
 
     # --- task -----------------------------------------------------------------
     task: str = field("add", check=one_of(TASKS), key=ALWAYS, base=True, batch=True,
-                      doc='"add" (a+b mod p), "mul" (a*b mod p) or "parity"')
+                      doc='"add" (a+b mod p), "mul" (a*b mod p), "mul_nonzero" (a*b mod p for a, b in 1..p-1) or "parity"')
     p: int = field(59, check=PRIME, key=MODULAR, base=True, batch=MODULAR, doc="modulus (modular tasks)")
     train_frac: float = field(0.4, check=FRACTION, key=MODULAR, base=True, batch=MODULAR, batch_as="n_train",
                               doc="fraction of the p^2 pairs used for training")
@@ -303,13 +305,18 @@ class RunConfig:
 
     @property
     def modular(self) -> bool:
-        """True for the modular-arithmetic tasks (add, mul)."""
-        return self.task in ("add", "mul")
+        """True for the modular-arithmetic tasks (add, mul, mul_nonzero)."""
+        return self.task in MODULAR_TASKS
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of operand pairs of a modular task: p^2, or (p - 1)^2 over the nonzero residues."""
+        return (self.p - 1) ** 2 if self.task == "mul_nonzero" else self.p**2
 
     @property
     def n_train(self) -> int:
         """Number of training examples."""
-        return round(self.train_frac * self.p**2) if self.modular else self.parity_train
+        return round(self.train_frac * self.n_pairs) if self.modular else self.parity_train
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated again)."""
@@ -398,7 +405,7 @@ _RULES = (
           lambda c: c.modular or c.parity_k <= c.parity_n,
           lambda c: f"must be an integer in [1, parity_n={c.parity_n}], got {c.parity_k!r}"),
     _Rule("the train and test sets are non-empty", "train_frac",
-          lambda c: not c.modular or 0 < c.n_train < c.p**2,
+          lambda c: not c.modular or 0 < c.n_train < c.n_pairs,
           lambda c: f"leaves an empty train or test set at p={c.p} (n_train={c.n_train})"),
     _Rule("only the parity MLP has no embedding", "d_embed",
           lambda c: c.model == "parity_mlp" or c.d_embed >= 1,

@@ -9,9 +9,10 @@ A batch of runs is stacked along a leading run axis into :class:`TaskData`:
 
 * ``train_x``/``train_y``: each run's training examples, ``[N, M, ...]``/``[N, M]``;
 * ``eval_x``/``eval_y``/``eval_is_train``: the inputs evaluated on schedule. For the
-  modular tasks these are *all* p^2 pairs in a-major order, with a per-run mask of
-  which pairs are training pairs; for parity, each run's training examples followed
-  by its fresh test examples.
+  modular tasks these are *all* p^2 pairs in a-major order ((p - 1)^2 for "mul_nonzero",
+  the multiplication of the nonzero residues), with a per-run mask of which pairs are
+  training pairs; for parity, each run's training examples followed by its fresh test
+  examples.
 """
 
 from __future__ import annotations
@@ -49,21 +50,23 @@ class TaskData:
         )
 
 
-def all_pairs(p: int) -> torch.Tensor:
-    """All p^2 operand pairs ``(a, b)`` in a-major order, shape ``[p*p, 2]``."""
-    a = torch.arange(p).repeat_interleave(p)
-    b = torch.arange(p).repeat(p)
+def all_pairs(p: int, nonzero: bool = False) -> torch.Tensor:
+    """All p^2 operand pairs ``(a, b)`` in a-major order, shape ``[p*p, 2]`` (``nonzero``: the
+    (p - 1)^2 pairs of residues 1..p-1)."""
+    values = torch.arange(1 if nonzero else 0, p)
+    a = values.repeat_interleave(len(values))
+    b = values.repeat(len(values))
     return torch.stack([a, b], dim=1)
 
 
 def modular_labels(pairs: torch.Tensor, p: int, op: str) -> torch.Tensor:
-    """``(a + b) mod p`` or ``(a * b) mod p`` for each pair."""
+    """``(a + b) mod p`` or ``(a * b) mod p`` for each pair ("mul_nonzero" multiplies too)."""
     a, b = pairs[:, 0], pairs[:, 1]
     if op == "add":
         return (a + b) % p
-    if op == "mul":
+    if op in ("mul", "mul_nonzero"):
         return (a * b) % p
-    raise ValueError(f"op: unknown modular operation {op!r}; expected 'add' or 'mul'")
+    raise ValueError(f"op: unknown modular operation {op!r}; expected 'add', 'mul' or 'mul_nonzero'")
 
 
 def parity_examples(n_bits: int, k: int, m: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,11 +91,11 @@ def make_run_data(cfg: RunConfig, g: torch.Generator) -> RunData:
     """Draw one run's split (modular) or examples (parity) from ``g``."""
     if cfg.modular:
         p = cfg.p
-        pairs = all_pairs(p)
+        pairs = all_pairs(p, nonzero=cfg.task == "mul_nonzero")
         labels = modular_labels(pairs, p, cfg.task)
-        perm = torch.randperm(p * p, generator=g)
+        perm = torch.randperm(len(pairs), generator=g)
         train_idx = perm[: cfg.n_train]
-        is_train = torch.zeros(p * p, dtype=torch.bool)
+        is_train = torch.zeros(len(pairs), dtype=torch.bool)
         is_train[train_idx] = True
         return RunData(pairs[train_idx], labels[train_idx], pairs, labels, is_train)
     x_tr, y_tr = parity_examples(cfg.parity_n, cfg.parity_k, cfg.parity_train, g)
