@@ -225,15 +225,7 @@ class _GrokkitStep:
         shards = shard_batch(configs, device)
         self.trainers = [Trainer(s, device) for s in shards]
         self.pool = StepPool(len(shards)) if len(shards) > 1 else None
-        self.steps = [self._stepper(t) for t in self.trainers]
-
-    @staticmethod
-    def _stepper(trainer: Trainer) -> Callable[[], None]:
-        def step() -> None:
-            trainer._train_step()
-            trainer.step += 1
-
-        return step
+        self.steps = [t.step for t in self.trainers]
 
     def __call__(self) -> None:
         if self.pool is None:

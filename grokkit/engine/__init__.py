@@ -8,7 +8,10 @@
 ``optim``       batched AdamW (decay before or after the Adam step) and SGD, per-run hyperparameters
 ``clamp``       the weight-norm clamp and its per-run schedule
 ``metrics``     accuracies, losses, weight norms, logit scale, softmax collapse
-``trainer``     :class:`Trainer`: steps, evaluations, events, forks of one batch of runs
+``batch``       :class:`RunBatch`: every per-run tensor of a batch in flight, one ``select``
+``events``      a run's record: its evaluations, T_mem, T_grok, crossings, divergence
+``summary``     a finished run's summary and provenance
+``trainer``     :class:`Trainer`: the loop (``run``, ``step``, ``fork``) over one batch of runs
 ``kernels``     fused CPU kernels of the MLP's step, AdamW and the clamp norm (``kernels.cpp``)
 ``shards``      run shards: a CPU batch split by runs across threads
 ``process``     the allocator and OpenMP settings applied where training starts

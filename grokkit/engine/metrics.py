@@ -1,4 +1,4 @@
-"""Metrics: losses, accuracies, norms, logit scale, softmax collapse, and the times T_mem / T_grok.
+"""Metrics: losses, accuracies, norms, logit scale and softmax collapse.
 
 All functions act on a batch of runs (leading run axis ``N``) and return ``[N]``
 tensors, so one evaluation serves every run of a batch.
@@ -6,14 +6,11 @@ tensors, so one evaluation serves every run of a batch.
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .clamp import norm, sq_norm
-from .models import Model, Params
+from .models import Model, Weights
 from .tasks import TaskData
 
 
@@ -37,7 +34,7 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: Model, params: Params, data: TaskData, temperature: torch.Tensor, loss: str,
+def evaluate(model: Model, params: Weights, data: TaskData, temperature: torch.Tensor, loss: str,
              max_elements: int = 1 << 25) -> dict[str, torch.Tensor]:
     """Evaluate every run on its evaluation inputs.
 
@@ -73,7 +70,7 @@ def evaluate(model: Model, params: Params, data: TaskData, temperature: torch.Te
 
 
 @torch.no_grad()
-def norms(model: Model, params: Params) -> dict[str, torch.Tensor]:
+def norms(model: Model, params: Weights) -> dict[str, torch.Tensor]:
     """Per-run norms: ``norm`` (the counted weights), ``sq_norm_all`` (||theta||^2 over
     every parameter) and ``norm_<group>`` for each named group."""
     out = {"norm": norm(params, model.counted), "sq_norm_all": sq_norm(params, tuple(params))}
@@ -81,22 +78,3 @@ def norms(model: Model, params: Params) -> dict[str, torch.Tensor]:
         out[f"norm_{group}"] = norm(params, names)
     return out
 
-
-def first_crossing(steps: Sequence[int], values: Sequence[float], threshold: float) -> int | None:
-    """Index of the first value ``>= threshold`` (``None`` if it never gets there)."""
-    for i, v in enumerate(values):
-        if v >= threshold:
-            return i
-    return None
-
-
-def time_at_threshold(steps: Sequence[int], values: Sequence[float], threshold: float) -> int | None:
-    """The first evaluated step whose value reaches ``threshold`` (``None``: never)."""
-    i = first_crossing(steps, values, threshold)
-    return None if i is None else int(steps[i])
-
-
-def logit_scale_at(trajectory: dict[str, Sequence[float]], step: float) -> float:
-    """The logit scale at the evaluated step nearest ``step`` (paper 2's reading of L)."""
-    steps = np.asarray(trajectory["step"], dtype=float)
-    return float(np.asarray(trajectory["logit_scale"], dtype=float)[np.abs(steps - step).argmin()])

@@ -43,7 +43,8 @@ from . import kernels
 from .config import RunConfig
 from .tasks import n_classes
 
-Params = dict[str, torch.Tensor]
+#: Named tensors with a leading run axis: a batch's parameters by name (or their gradients, or moments).
+Weights = dict[str, torch.Tensor]
 
 
 def gather_rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -86,10 +87,10 @@ class Model:
         self.cfg = cfg
         self.n_classes = n_classes(cfg)
 
-    def init_params(self, g: torch.Generator) -> Params:
+    def init_params(self, g: torch.Generator) -> Weights:
         raise NotImplementedError
 
-    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: Weights, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def group_names(self, group: str | None) -> tuple[str, ...]:
@@ -112,7 +113,7 @@ class MLP(Model):
     counted = ("E", "W1", "W2")
     groups = {"embed": ("E",), "hidden": ("W1",), "unembed": ("W2",)}
 
-    def init_params(self, g: torch.Generator) -> Params:
+    def init_params(self, g: torch.Generator) -> Weights:
         p, d, h = self.cfg.p, self.cfg.d_embed, self.cfg.d_hidden
         return {
             "E": _normal(g, p, d, std=1 / math.sqrt(d)),
@@ -122,7 +123,7 @@ class MLP(Model):
             "b2": _normal(g, p, std=1e-6),
         }
 
-    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: Weights, x: torch.Tensor) -> torch.Tensor:
         E, W1 = params["E"], params["W1"]
         d = E.shape[-1]
         top = torch.bmm(E, W1[:, :d])  # [N, p, H]: what operand a contributes
@@ -141,8 +142,8 @@ class MLP(Model):
 
     # ------------------------------------------------------------ the training step, by hand
     @torch.no_grad()
-    def loss_and_grads(self, params: Params, x: torch.Tensor, y: torch.Tensor, temperature: torch.Tensor,
-                       loss: str) -> tuple[torch.Tensor, Params]:
+    def loss_and_grads(self, params: Weights, x: torch.Tensor, y: torch.Tensor, temperature: torch.Tensor,
+                       loss: str) -> tuple[torch.Tensor, Weights]:
         """The training step's forward and backward, written out (no autograd).
 
         Returns each run's mean loss ``[N]`` on ``(x, y)`` (logits divided by the run's
@@ -262,7 +263,7 @@ class Attention(Model):
     counted = ("E", "pos", "Wq", "Wk", "Wv", "Wo", "Win", "Wout", "U")
     groups = {"embed": ("E", "pos"), "attn": ("Wq", "Wk", "Wv", "Wo"), "mlp": ("Win", "Wout"), "unembed": ("U",)}
 
-    def init_params(self, g: torch.Generator) -> Params:
+    def init_params(self, g: torch.Generator) -> Weights:
         v, d, h = self.cfg.p + 1, self.cfg.d_embed, self.cfg.d_hidden
         s = 1 / math.sqrt(d)
         return {
@@ -277,7 +278,7 @@ class Attention(Model):
             "U": _normal(g, d, v, std=s),
         }
 
-    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: Weights, x: torch.Tensor) -> torch.Tensor:
         ln = _ln if self.cfg.layernorm else (lambda t: t)
         E, pos = params["E"], params["pos"]
         n, v, d = E.shape
@@ -333,7 +334,7 @@ class Encoder(Model):
         "unembed": ("Wh", "bh"),
     }
 
-    def init_params(self, g: torch.Generator) -> Params:
+    def init_params(self, g: torch.Generator) -> Weights:
         p, d, f = self.cfg.p, self.cfg.d_embed, self.cfg.d_hidden
         xavier = math.sqrt(6 / (d + 3 * d))  # in_proj_weight is one [3d, d] matrix
         inproj = _uniform(g, 3 * d, d, bound=xavier)  # rows: q, k, v (torch's layout, out x in)
@@ -363,7 +364,7 @@ class Encoder(Model):
         }
         return params
 
-    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: Weights, x: torch.Tensor) -> torch.Tensor:
         P = params
         n, p, d = P["E"].shape
         nh = self.cfg.n_heads
@@ -402,7 +403,7 @@ class ParityMLP(Model):
     counted = ("W1", "W2")
     groups = {"hidden": ("W1",), "out": ("W2",)}
 
-    def init_params(self, g: torch.Generator) -> Params:
+    def init_params(self, g: torch.Generator) -> Weights:
         n, h = self.cfg.parity_n, self.cfg.d_hidden
         return {
             "W1": _normal(g, n, h, std=1 / math.sqrt(n)),
@@ -411,7 +412,7 @@ class ParityMLP(Model):
             "b2": torch.zeros(2, dtype=torch.float64),
         }
 
-    def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, params: Weights, x: torch.Tensor) -> torch.Tensor:
         h = F.gelu(torch.baddbmm(params["b1"].unsqueeze(1), x, params["W1"]))
         return torch.baddbmm(params["b2"].unsqueeze(1), h, params["W2"])
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 
 from . import kernels
-
-Params = dict[str, torch.Tensor]
+from .models import Weights
 
 
 def _per_run(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -32,15 +31,15 @@ class Optimizer:
 
     state_names: tuple[str, ...] = ()
 
-    def __init__(self, params: Params, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor) -> None:
+    def __init__(self, params: Weights, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor) -> None:
         self.decayed = frozenset(decayed)
         self.lr = lr
         self.weight_decay = weight_decay
         self.steps = 0  # updates taken (shared by the batch)
-        self.state: dict[str, Params] = {s: {k: torch.zeros_like(v) for k, v in params.items()} for s in self.state_names}
+        self.state: dict[str, Weights] = {s: {k: torch.zeros_like(v) for k, v in params.items()} for s in self.state_names}
 
     @torch.no_grad()
-    def step(self, params: Params, grads: Params) -> None:
+    def step(self, params: Weights, grads: Weights) -> None:
         raise NotImplementedError
 
     def select(self, idx: torch.Tensor) -> None:
@@ -57,7 +56,7 @@ class AdamW(Optimizer):
 
     state_names = ("m", "v")
 
-    def __init__(self, params: Params, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor,
+    def __init__(self, params: Weights, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, order: str = "before") -> None:
         super().__init__(params, decayed, lr, weight_decay)
         if order not in ("before", "after"):
@@ -67,7 +66,7 @@ class AdamW(Optimizer):
         self.order = order
 
     @torch.no_grad()
-    def step(self, params: Params, grads: Params) -> None:
+    def step(self, params: Weights, grads: Weights) -> None:
         self.steps += 1
         t = self.steps
         bc1 = 1 - self.beta1**t
@@ -98,13 +97,13 @@ class SGD(Optimizer):
 
     state_names = ("buf",)
 
-    def __init__(self, params: Params, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor,
+    def __init__(self, params: Weights, decayed: tuple[str, ...], lr: torch.Tensor, weight_decay: torch.Tensor,
                  momentum: torch.Tensor) -> None:
         super().__init__(params, decayed, lr, weight_decay)
         self.momentum = momentum
 
     @torch.no_grad()
-    def step(self, params: Params, grads: Params) -> None:
+    def step(self, params: Weights, grads: Weights) -> None:
         self.steps += 1
         for k, w in params.items():
             g = grads[k]

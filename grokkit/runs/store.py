@@ -249,7 +249,7 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-#: The summary fields of a record (grokkit.engine.trainer writes exactly these).
+#: The summary fields of a record (grokkit.engine.summary writes exactly these).
 SUMMARY_FIELDS = (
     "status", "t_mem", "t_grok", "final_step", "diverged_at", "norm_init", "norm_mem", "norm_grok", "norm_final",
     "norm_peak", "t_norm_peak", "sq_norm_all_mem", "sq_norm_all_grok", "sq_norm_all_final", "logit_scale_mem",

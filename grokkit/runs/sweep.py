@@ -178,9 +178,9 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
 
     def update(trainers: list[Trainer]) -> None:
         in_flight = sum(t.n_active for t in trainers)
-        done = run_steps[0] + sum(t.step * t.n_active for t in trainers)
+        done = run_steps[0] + sum(t.step_count * t.n_active for t in trainers)
         rate = done / max(1e-9, time.perf_counter() - started)
-        bar.set_postfix(in_flight=in_flight, step=max(t.step for t in trainers), run_steps_s=f"{rate:.0f}",
+        bar.set_postfix(in_flight=in_flight, step=max(t.step_count for t in trainers), run_steps_s=f"{rate:.0f}",
                         refresh=False)
 
     try:

@@ -16,6 +16,7 @@ different orders.
 from __future__ import annotations
 
 import math
+import operator
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -91,12 +92,12 @@ def _train(configs: list[RunConfig], device: str) -> dict[str, Outcome]:
     assert trainer.device.type == torch.device(device).type
     results = list(trainer.run(snapshot_at=budgets.pop()))
     snap = trainer.snapshot
-    assert snap is not None and len(snap.runs) == len(configs)
+    assert snap is not None and len(snap.batch.runs) == len(configs)
     out = {r.key: Outcome(r.config, r.summary, r.trajectory) for r in saved}
     for r in results:
-        i = [run.cfg.key for run in snap.runs].index(r.key)
-        params = {k: v.detach()[i].to("cpu", torch.float64) for k, v in snap.params.items()}
-        moments = {f"{s}.{k}": v[i].to("cpu", torch.float64) for s, bufs in snap.opt.state.items() for k, v in bufs.items()}
+        i = [run.config.key for run in snap.batch.runs].index(r.key)
+        params = {k: v.detach()[i].to("cpu", torch.float64) for k, v in snap.batch.params.items()}
+        moments = {f"{s}.{k}": v[i].to("cpu", torch.float64) for s, bufs in snap.batch.opt.state.items() for k, v in bufs.items()}
         out[r.key] = Outcome(r.config, r.summary, r.trajectory, params, moments)
     assert len(out) == len(saved) + len(configs)
     return out
@@ -290,22 +291,23 @@ def test_init_split_and_minibatches_are_identical_on_cuda(case: str, dtype: str)
     from grokkit.engine.trainer import Trainer
 
     configs = CASES[case](dtype)
-    dev, ref = Trainer(configs, DEVICE), Trainer(configs, REFERENCE)
+    dev, ref = Trainer(configs, DEVICE).batch, Trainer(configs, REFERENCE).batch
     for name in ("train_x", "train_y", "eval_x", "eval_y", "eval_is_train"):
         a, b = getattr(dev.data, name), getattr(ref.data, name)
         assert a.dtype == b.dtype and torch.equal(a.cpu(), b), name
     for k in ref.params:
         assert dev.params[k].dtype == ref.params[k].dtype == getattr(torch, dtype)
         assert torch.equal(dev.params[k].detach().cpu(), ref.params[k].detach()), k
-    for name in ("temperature", "clamp_target", "clamp_scale", "clamp_start"):  # NaN: no target (yet)
-        torch.testing.assert_close(getattr(dev, name).cpu(), getattr(ref, name), rtol=0, atol=0, equal_nan=True, msg=name)
+    for name in ("temperature", "clamp.target", "clamp.scale", "clamp.start"):  # NaN: no target (yet)
+        a, b = (operator.attrgetter(name)(batch) for batch in (dev, ref))
+        torch.testing.assert_close(a.cpu(), b, rtol=0, atol=0, equal_nan=True, msg=name)
     if ref.sampler is None:
         assert dev.sampler is None
         return
     for t in range(300):  # the block is 128 steps: crosses two refills
         if t == 200:
-            dev.sampler.select([1])
-            ref.sampler.select([1])
+            dev.sampler.select(torch.tensor([1]))
+            ref.sampler.select(torch.tensor([1]))
         a, b = dev.sampler.next(), ref.sampler.next()
         assert a.device.type == torch.device(DEVICE).type
         assert torch.equal(a.cpu(), b), f"minibatch indices differ at draw {t}"

@@ -27,15 +27,16 @@ def reference(trainer: Trainer, steps: int) -> tuple[dict[str, torch.Tensor], to
     """The step as it was: autograd, the unfused AdamW, the clamp's float64 norm by ``.double()``.
 
     Returns the final parameters and the per-run losses of every step ``[steps, N]``."""
-    cfg, model = trainer.cfg0, trainer.model
-    params = {k: v.detach().clone().requires_grad_() for k, v in trainer.params.items()}
+    batch, model = trainer.batch, trainer.model
+    cfg = batch.runs[0].config
+    params = {k: v.detach().clone().requires_grad_() for k, v in batch.params.items()}
     m = {k: torch.zeros_like(v) for k, v in params.items()}
     v = {k: torch.zeros_like(w) for k, w in params.items()}
-    lr, wd, b1, b2 = trainer.opt.lr, trainer.opt.weight_decay, cfg.beta1, cfg.beta2
-    x, y = trainer.data.train_x, trainer.data.train_y
+    lr, wd, b1, b2 = batch.opt.lr, batch.opt.weight_decay, cfg.beta1, cfg.beta2
+    x, y = batch.data.train_x, batch.data.train_y
     losses = []
     for t in range(1, steps + 1):
-        z = model.forward(params, x) / trainer.temperature.view(-1, 1, 1)
+        z = model.forward(params, x) / batch.temperature.view(-1, 1, 1)
         per_run = per_example_loss(z, y, cfg.loss).mean(dim=1)
         grads = dict(zip(params, torch.autograd.grad(per_run.sum(), list(params.values()))))
         losses.append(per_run.detach())
@@ -51,11 +52,11 @@ def reference(trainer: Trainer, steps: int) -> tuple[dict[str, torch.Tensor], to
                 w.sub_(lr_k / (1 - b1**t) * m[k] / denom)
                 if decay and cfg.decay_order == "after":
                     w.sub_(lr_k * _per_run(wd, w) * w)
-            active = (trainer.clamp_start >= 0) & (trainer.clamp_start <= t)
+            active = (batch.clamp.start >= 0) & (batch.clamp.start <= t)
             if bool(active.any()):
                 names = model.counted
                 current = sum(params[k].double().reshape(len(lr), -1).pow(2).sum(dim=1) for k in names).sqrt()
-                factor = torch.where(active, trainer.clamp_target / current, torch.ones_like(current))
+                factor = torch.where(active, batch.clamp.target / current, torch.ones_like(current))
                 for k in names:
                     params[k].mul_(_per_run(factor.to(params[k].dtype), params[k]))
     return {k: w.detach() for k, w in params.items()}, torch.stack(losses)
@@ -73,8 +74,7 @@ def fast(trainer: Trainer, steps: int) -> torch.Tensor:
 
     trainer.model.loss_and_grads = recording
     for _ in range(steps):
-        trainer._train_step()
-        trainer.step += 1
+        trainer.step()
     return torch.stack(losses)
 
 
@@ -101,7 +101,7 @@ def check(configs: list, chunk: int | None = None, monkeypatch=None) -> None:
     tol = TOL[configs[0].dtype]
     torch.testing.assert_close(got_losses, want_losses, **tol)
     for k in want:
-        torch.testing.assert_close(trainer.params[k].detach(), want[k], **tol, msg=lambda s: f"{k}: {s}")
+        torch.testing.assert_close(trainer.batch.params[k].detach(), want[k], **tol, msg=lambda s: f"{k}: {s}")
 
 
 @pytest.fixture(params=["kernels on", "kernels off"])

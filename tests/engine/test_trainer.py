@@ -1,7 +1,5 @@
 """The batched trainer: batched == alone, the clamp holds, arms are matched, runs stop and diverge right."""
 
-import math
-
 import pytest
 import torch
 
@@ -24,20 +22,24 @@ def arms(dtype="float64", max_steps=60):
 
 def step(trainer, n=1):
     for _ in range(n):
-        trainer._train_step()
-        trainer.step += 1
+        trainer.step()
+
+
+def assert_same_weights(batched, i, alone, **tol):
+    """Run ``i`` of the trainer ``batched`` has the weights of the one-run trainer ``alone``."""
+    for k, w in batched.batch.params.items():
+        torch.testing.assert_close(w[i], alone.batch.params[k][0], **tol)
 
 
 def test_batched_run_equals_runs_trained_alone_step_by_step():
     configs = arms()
-    batch = Trainer(configs, "cpu")
+    batched = Trainer(configs, "cpu")
     alone = [Trainer([c], "cpu") for c in configs]
     for _ in range(40):  # crosses t_int = 20: clamp on for two of the runs
-        step(batch)
+        step(batched)
         for i, t in enumerate(alone):
             step(t)
-            for k in batch.params:
-                torch.testing.assert_close(batch.params[k][i], t.params[k][0], rtol=1e-10, atol=1e-12)
+            assert_same_weights(batched, i, t, rtol=1e-10, atol=1e-12)
 
 
 def test_batched_records_equal_records_alone():
@@ -54,13 +56,12 @@ def test_batched_records_equal_records_alone():
 def test_batched_minibatch_runs_equal_runs_alone():
     base = paper3(p=13, d_embed=8, d_hidden=16, n_heads=2, batch_size=16, max_steps=15, eval_schedule="every:5")
     configs = [base.replace(seed=0), base.replace(seed=1, lr=3e-3)]
-    batch = Trainer(configs, "cpu")
+    batched = Trainer(configs, "cpu")
     alone = [Trainer([c], "cpu") for c in configs]
-    step(batch, 15)
+    step(batched, 15)
     for i, t in enumerate(alone):
         step(t, 15)
-        for k in batch.params:
-            torch.testing.assert_close(batch.params[k][i], t.params[k][0], rtol=1e-5, atol=1e-6)
+        assert_same_weights(batched, i, t, rtol=1e-5, atol=1e-6)
 
 
 def test_clamp_holds_each_runs_norm_at_its_own_target_float32():
@@ -70,8 +71,9 @@ def test_clamp_holds_each_runs_norm_at_its_own_target_float32():
     trainer = Trainer(configs, "cpu")
     for s in range(60):
         step(trainer)
-        if trainer.step >= 10:
-            norms = torch.sqrt(sum(trainer.params[k].detach().double().pow(2).sum(dim=(1, 2)) for k in ("E", "W1", "W2")))
+        if trainer.step_count >= 10:
+            params = trainer.batch.params
+            norms = torch.sqrt(sum(params[k].detach().double().pow(2).sum(dim=(1, 2)) for k in ("E", "W1", "W2")))
             rel = (norms / torch.tensor(targets, dtype=torch.float64) - 1).abs()
             assert float(rel.max()) <= 1e-5
 
@@ -81,13 +83,13 @@ def test_clamp_on_one_group_and_relative_target():
     trainer = Trainer([base.replace(clamp_scale=1.2)], "cpu")
     free = Trainer([paper1(**SMALL, max_steps=100)], "cpu")  # its matched control: same init and split
     step(trainer, 9)
-    before = float(trainer.params["W2"].detach().norm())
+    before = float(trainer.batch.params["W2"].detach().norm())
     step(trainer)  # the 10th update, then the clamp fixes its target from the norm it finds
     step(free, 10)  # the same 10 updates, unclamped: the norm the clamp found
-    target = float(trainer.clamp_target[0])
-    assert target == pytest.approx(1.2 * float(free.params["W2"].detach().double().norm()), rel=1e-5)
+    target = float(trainer.batch.clamp.target[0])
+    assert target == pytest.approx(1.2 * float(free.batch.params["W2"].detach().double().norm()), rel=1e-5)
     step(trainer, 30)
-    assert float(trainer.params["W2"].detach().double().norm()) == pytest.approx(target, rel=1e-6)
+    assert float(trainer.batch.params["W2"].detach().double().norm()) == pytest.approx(target, rel=1e-6)
     assert before != pytest.approx(target)
 
 
@@ -95,8 +97,9 @@ def test_one_shot_rescale_then_free():
     base = paper1(**SMALL, max_steps=100, clamp_start=10, clamp_mode="once", clamp_target=5.0)
     trainer = Trainer([base], "cpu")
     step(trainer, 10)
-    trainer._apply_clamp(10, exact=True)  # what the 11th step does first
-    counted = lambda: float(torch.sqrt(sum(trainer.params[k].detach().double().pow(2).sum() for k in ("E", "W1", "W2"))))
+    params = trainer.batch.params
+    trainer.batch.clamp.apply(params, 10, exact=True)  # what the 11th step does first
+    counted = lambda: float(torch.sqrt(sum(params[k].detach().double().pow(2).sum() for k in ("E", "W1", "W2"))))
     assert counted() == pytest.approx(5.0, rel=1e-6)
     step(trainer, 20)
     assert counted() != pytest.approx(5.0, rel=1e-3)  # free again
@@ -106,16 +109,16 @@ def test_clamped_arm_and_free_control_share_init_split_and_prefix():
     free = paper1(**SMALL, max_steps=40, clamp_start=20)
     arm = free.replace(clamp_target=6.0)
     a, b = Trainer([free], "cpu"), Trainer([arm], "cpu")
-    assert torch.equal(a.data.train_x, b.data.train_x)
-    for k in a.params:
-        assert torch.equal(a.params[k], b.params[k])
+    assert torch.equal(a.batch.data.train_x, b.batch.data.train_x)
+    for k in a.batch.params:
+        assert torch.equal(a.batch.params[k], b.batch.params[k])
     step(a, 19)
     step(b, 19)  # the clamp acts after update 20: until then the runs are identical
-    for k in a.params:
-        assert torch.equal(a.params[k], b.params[k])
+    for k in a.batch.params:
+        assert torch.equal(a.batch.params[k], b.batch.params[k])
     step(a)
     step(b)
-    assert not torch.equal(a.params["W1"], b.params["W1"])
+    assert not torch.equal(a.batch.params["W1"], b.batch.params["W1"])
 
 
 def test_fork_continues_arms_from_one_state():
@@ -187,13 +190,12 @@ def test_batched_sgd_runs_with_different_momenta_equal_runs_alone():
     base = paper1(**SMALL, optimizer="sgd", lr=0.05, weight_decay=1e-3, max_steps=20, dtype="float64")
     configs = [base.replace(seed=0, momentum=0.0), base.replace(seed=1, momentum=0.9), base.replace(seed=2, momentum=0.5)]
     assert len({c.batch_key() for c in configs}) == 1  # one batch, three momenta
-    batch = Trainer(configs, "cpu")
+    batched = Trainer(configs, "cpu")
     alone = [Trainer([c], "cpu") for c in configs]
-    step(batch, 12)
+    step(batched, 12)
     for i, t in enumerate(alone):
         step(t, 12)
-        for k in batch.params:
-            torch.testing.assert_close(batch.params[k][i], t.params[k][0], rtol=1e-10, atol=1e-12)
+        assert_same_weights(batched, i, t, rtol=1e-10, atol=1e-12)
 
 
 def test_adamw_decay_after_the_step():
