@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..engine.config import RunConfig
 from .executors import SweepError, train_batch, train_in_workers, train_on_executor
+from .plan import duration, plan
 from .store import RunStore
 
 __all__ = ["MissingRunsError", "SweepError", "plan_batches", "sweep", "training_allowed"]
@@ -167,6 +168,10 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
     if parallel and dev.type == "cpu":  # smaller batches, so that every worker has work
         max_batch = min(max_batch, max(1, -(-len(missing) // (2 * workers))))
     batches = plan_batches(missing, max_batch)
+    todo = plan(batches, dev, measure=progress)  # what is about to train, and for how long at most
+    if progress:
+        print(f"{desc}: {todo.describe(dev.type.upper() if dev.type == 'cuda' else 'this CPU')}", file=sys.stderr,
+              flush=True)
     bar = tqdm(total=len(missing), desc=desc, unit="run", disable=not progress, file=sys.stderr,
                dynamic_ncols=True, mininterval=1.0)
     started = time.perf_counter()
@@ -180,8 +185,9 @@ def _train_missing(missing: list[RunConfig], store: RunStore, device: str | None
         in_flight = sum(t.n_active for t in trainers)
         done = run_steps[0] + sum(t.step_count * t.n_active for t in trainers)
         rate = done / max(1e-9, time.perf_counter() - started)
+        left = duration(todo.remaining_seconds(max(todo.budget - done, 0), rate))
         bar.set_postfix(in_flight=in_flight, step=max(t.step_count for t in trainers), run_steps_s=f"{rate:.0f}",
-                        refresh=False)
+                        at_most_left=left, refresh=False)
 
     try:
         if parallel:
