@@ -60,7 +60,7 @@ _MODULAR_MODELS = ("mlp", "attn", "encoder")
 CROSSING_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)
 #: The named parameter groups of each model (grokkit.engine.models defines their members).
 MODEL_GROUPS = {
-    "mlp": ("embed", "hidden", "unembed"),
+    "mlp": ("embed", "hidden", "unembed", "features"),
     "attn": ("embed", "attn", "mlp", "unembed"),
     "encoder": ("embed", "attn", "mlp", "norm", "unembed"),
     "parity_mlp": ("hidden", "out"),

@@ -111,7 +111,9 @@ class MLP(Model):
     """
 
     counted = ("E", "W1", "W2")
-    groups = {"embed": ("E",), "hidden": ("W1",), "unembed": ("W2",)}
+    # "features": E and W1 together, everything before the unembedding (what a LayerNorm before W2
+    # makes the output blind to the scale of)
+    groups = {"embed": ("E",), "hidden": ("W1",), "unembed": ("W2",), "features": ("E", "W1")}
 
     def init_params(self, g: torch.Generator) -> Weights:
         p, d, h = self.cfg.p, self.cfg.d_embed, self.cfg.d_hidden

@@ -231,3 +231,20 @@ def test_norm_trace_is_recorded_every_k_steps_and_matches_the_evaluated_norm(tmp
     assert set(long.columns) >= {"key", "step", "norm", "sq_norm_all"} and len(long) == 2 * 21
     with pytest.raises(ValueError, match="trace_every"):
         paper1(trace_every=-1)
+
+
+def test_the_mlp_features_group_clamps_e_and_w1_together():
+    """Chapter 6's deciding clamp: only the weights before the unembedding (E and W1) are held."""
+    import math
+
+    from grokkit import paper1
+    from grokkit.engine.trainer import train
+
+    cfg = paper1(p=23, d_embed=16, d_hidden=32, max_steps=80, eval_schedule="every:20", clamp_group="features",
+                 clamp_target=6.0, clamp_start=20, layernorm=True)
+    t = train([cfg], "cpu")[0].trajectory
+    after = [i for i, s in enumerate(t["step"]) if s >= 20]
+    for i in after:
+        assert t["norm_features"][i] == pytest.approx(6.0, rel=1e-5)
+        assert math.hypot(t["norm_embed"][i], t["norm_hidden"][i]) == pytest.approx(6.0, rel=1e-5)
+    assert len({round(t["norm_unembed"][i], 6) for i in after}) > 1  # W2 is free
