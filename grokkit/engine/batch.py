@@ -49,10 +49,19 @@ class MinibatchSampler:
         return out
 
     def select(self, idx: torch.Tensor) -> None:
-        """Keep the runs at positions ``idx`` (in that order)."""
-        self.gens = [self.gens[i] for i in idx.tolist()]
+        """Keep the runs at positions ``idx`` (in that order). A position may repeat (arms forked
+        from one run): each copy gets a generator of its own, in the same state, so that every arm
+        draws the minibatches it would draw trained alone."""
+        self.gens = [_clone(self.gens[i]) for i in idx.tolist()]
         if self.buf is not None:
             self.buf = self.buf.index_select(0, idx.to(self.buf.device))
+
+
+def _clone(g: torch.Generator) -> torch.Generator:
+    """A generator of its own in the state of ``g``."""
+    h = torch.Generator()
+    h.set_state(g.get_state())
+    return h
 
 
 @dataclass
