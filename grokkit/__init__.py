@@ -25,13 +25,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
-from .engine.config import RunConfig  # noqa: E402
-from .engine.protocols import paper1, paper2, paper3  # noqa: E402
-from .runs.design import Design  # noqa: E402
-from .runs.store import RunStore  # noqa: E402
-from .runs.sweep import MissingRunsError, SweepError, sweep  # noqa: E402
+from ._version import __version__
+from .engine.config import RunConfig
+from .engine.protocols import paper1, paper2, paper3
+from .runs.design import Design
+from .runs.store import RunStore
+from .runs.sweep import MissingRunsError, SweepError, sweep
 
 # Loaded on first use (they import torch or ipywidgets).
 _LAZY = {"Trainer": "grokkit.engine.trainer", "explore": "grokkit.book.explorer"}

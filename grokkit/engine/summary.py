@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from .config import RESULTS_VERSION
 from .events import RunRecord
 
