@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -98,6 +98,7 @@ class Judgement:
     fmt: str = ".3g"
     unit: str = ""
     parts: tuple[tuple[str, "Judgement"], ...] = ()
+    runs: int | None = None  # a count: the runs behind our proportion (its CI is exact, not 1/sqrt(n))
 
     @property
     def holds(self) -> bool:
@@ -115,6 +116,8 @@ class Judgement:
             return max((n for n in need if n), default=None)
         if self.ours is None or self.paper is None or self.allowed is None:
             return None
+        if self.runs:
+            return self._runs_to_decide(seeds)
         a, b = self.paper
         v, half = self.ours.value, (self.ours.hi - self.ours.lo) / 2
         lo_band = -math.inf if self.kind == "at_most" else a - self.allowed
@@ -138,6 +141,20 @@ class Judgement:
         if self.kind == "at_least":
             return (a - y) / self.allowed
         return (y - min(max(y, a), b)) / self.allowed
+
+    def _runs_to_decide(self, seeds: int) -> int | None:
+        """A count's seeds to decide, from the exact binomial CI: the fewest runs per cell (at our
+        proportion) whose CI fits the tolerance band, or clears the paper's value (up to 100x)."""
+        from ..analysis.stats import proportion_ci
+
+        a, b = self.paper
+        lo_band, hi_band = a - self.allowed, b + self.allowed
+        share = self.ours.value
+        for n in range(self.runs + 1, 100 * self.runs + 1):
+            ci = proportion_ci(round(share * n), n)
+            if (lo_band <= ci.lo and ci.hi <= hi_band) or ci.hi < a or ci.lo > b:
+                return math.ceil(seeds * n / self.runs)
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         d = {"verdict": self.verdict, "reason": self.reason, "kind": self.kind,
@@ -310,7 +327,7 @@ def count(paper_k: int, paper_n: int, k: int | None, n: int | None, *, atol: flo
 
     if not n:
         return no_data()
-    return compare(paper_k / paper_n, proportion_ci(int(k), int(n)), atol=atol, fmt=".2f")
+    return replace(compare(paper_k / paper_n, proportion_ci(int(k), int(n)), atol=atol, fmt=".2f"), runs=int(n))
 
 
 # ---------------------------------------------------------------- verdict tables

@@ -200,3 +200,14 @@ def test_policy_our_own_hypotheses_are_counted_apart(tmp_path):
     assert tally.loc["all chapters: the papers' claims", "claims"] == 1
     assert tally.loc["all chapters: the papers' claims", "differs"] == 0
     assert tally.loc["all chapters: our own hypotheses", "differs"] == 1
+
+
+def test_a_count_says_how_many_runs_would_decide_it_from_the_exact_binomial_ci():
+    """8/8 grokked against the paper's 16/16 with ± 0.15: the exact CI [0.63, 1] is too wide; the
+    fewest runs at 100 % whose exact CI stays above 0.85 decide it (1/sqrt(n) would say far fewer)."""
+    from grokkit.analysis.stats import proportion_ci
+
+    j = verdicts.count(16, 16, 8, 8, atol=0.15)
+    assert j.verdict == verdicts.INCONCLUSIVE and j.runs == 8
+    need = j.seeds_to_decide(8)
+    assert proportion_ci(need, need).lo >= 0.85 > proportion_ci(need - 1, need - 1).lo
