@@ -12,6 +12,8 @@ numbers the chapters report, honouring censoring:
 
 from __future__ import annotations
 
+import re
+
 from typing import Sequence
 
 import numpy as np
@@ -100,6 +102,13 @@ def scale_note(df: pd.DataFrame, by: str | Sequence[str] | None = None) -> Scale
     plural = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
     layout = f" ({plural(len(per_cell), 'cell')} x {seeds} seed{'' if seeds == '1' else 's'})" if by else ""
     return ScaleNote(f"{n} runs{layout}, budget {budget} steps; {cens} censored, {div} diverged", int(per_cell.min()))
+
+
+def seeds_per_cell(scale: str) -> str:
+    """"3-10 seeds per cell" read back from a :func:`scale_note`'s text (a verdict row keeps only
+    the text); the note's first clause when it names no cells ("8 runs")."""
+    m = re.search(r"x (\S+) seeds?\)", scale)
+    return f"{m.group(1)} seeds per cell" if m else scale.split(",")[0]
 
 
 def spread_of_medians(df: pd.DataFrame, by: str, value: str = "norm_grok", *, n_boot: int = 2000,

@@ -16,8 +16,10 @@ from typing import Sequence
 
 import pandas as pd
 
+from ..analysis.cells import seeds_per_cell
 from .tables import HTML, TABLE_STYLE
-from .verdicts import CLOSE, DIFFERS, INCONCLUSIVE, PARTLY, Verdicts
+from .text import and_list
+from .verdicts import CLOSE, DIFFERS, INCONCLUSIVE, NO_DATA, PARTLY, Judgement, Verdict, Verdicts, before_policy
 
 #: The commit that registered every candidate explanation and decision rule (docs/why-we-differ.md).
 REGISTERED = "0ad0540"
@@ -40,6 +42,52 @@ class Diagnosis:
     def decided(self, outcome: str) -> Diagnosis:
         """This diagnosis with its computed outcome."""
         return replace(self, outcome=outcome)
+
+
+#: What rule R2 (too few seeds) registers for a row that the policy leaves inconclusive.
+R2 = ("too few seeds: a CI wider than the tolerance band on both sides",)
+R2_EXPERIMENT = "none: R2 estimates from the spread how many seeds per cell would decide it"
+R2_RULE = "R2: inconclusive; the diagnosis says how many seeds would decide it"
+
+
+def too_few_seeds(row: Verdict, unit: str = "cell", also: str = "") -> Diagnosis:
+    """Rule R2 on a row the verdict policy leaves inconclusive: which parts could not be decided,
+    about how many seeds per ``unit`` would decide it, the verdict it had before the policy, and
+    the parts without data (``also``: a further clause)."""
+    j = Judgement.from_dict(row.judgement)
+    undecided = [n for n, p in j.parts if p.verdict == INCONCLUSIVE] if j.parts else []
+    which = ("our CI reaches the paper's value and leaves" if not undecided
+             else f"the CI of “{undecided[0]}” reaches the paper's value and leaves" if len(undecided) == 1
+             else f"the CIs of {and_list(f'“{n}”' for n in undecided)} reach the paper's value and leave")
+    at = seeds_per_cell(row.scale).replace("per cell", f"per {unit}")
+    out = (f"too few seeds: at {at} {which} the tolerance band; about {row.seeds_to_decide or 'more'} seeds per "
+           f"{unit} would decide it (R2)")
+    before = before_policy(j)
+    if before != row.verdict:
+        out += f"; it was {before} before the verdict policy (rule 5: a CI too wide to decide is inconclusive)"
+    nodata = [(n, p.reason) for n, p in j.parts if p.verdict == NO_DATA]
+    if nodata:
+        out += "; no data (rule 1, the same condition): " + and_list(f"{n}, {why}" for n, why in nodata)
+    return Diagnosis(row.claim, R2, R2_EXPERIMENT, R2_RULE).decided(out + also)
+
+
+def unregistered(row: Verdict) -> Diagnosis:
+    """A row that calls for a diagnosis but had none registered (it was consistent at
+    :data:`REGISTERED`, or it was added since): no explanation is made up after the result."""
+    return Diagnosis(row.claim, (f"none registered at commit {REGISTERED}: the row was consistent then, or added "
+                                 "since",), "none registered", "none registered").decided(
+        f"unregistered: {row.verdict} at this preset ({row.reason}); no explanation or deciding experiment was "
+        f"registered at commit {REGISTERED}, so none is claimed here")
+
+
+def fill(V: Verdicts, ds: list[Diagnosis], unit: str = "cell") -> list[Diagnosis]:
+    """``ds`` with a diagnosis for every row that calls for one and has none: :func:`too_few_seeds`
+    for an inconclusive row, :func:`unregistered` for any other."""
+    out = list(ds)
+    for row in V.rows:
+        if row.verdict in NEEDS_DIAGNOSIS and not any(row.claim.startswith(d.claim) for d in out):
+            out.append(too_few_seeds(row, unit) if row.verdict == INCONCLUSIVE else unregistered(row))
+    return out
 
 
 def pending(have: int, want: int, what: str = "deciding runs") -> str:

@@ -230,6 +230,11 @@ COMMON_DEFAULTS = {"preset": "auto", "train": None, "store": None, "results_dir"
 class Values(SimpleNamespace):
     """A chapter's resolved parameters (``P.seeds``); shows itself as a two-column table."""
 
+    @property
+    def how_chosen(self) -> str:
+        """How the preset was chosen, for the page: ``preset = "auto"``'s choice, or by name."""
+        return getattr(self, "auto", None) or f'preset "{self.preset}", given by name'
+
     def _repr_html_(self) -> str:
         df = pd.DataFrame({"parameter": list(vars(self)), "value": [repr(v) for v in vars(self).values()]})
         return df.to_html(index=False)

@@ -19,7 +19,6 @@ import pandas as pd
 
 from .results import results_path
 from .verdicts import NO_DATA, VERDICTS, Judgement, verdict_table
-from ..analysis.stats import Estimate
 
 COLUMNS = ["chapter", "title", "preset", "claim", "paper", "ours", "verdict", "reason", "scale", "section", "judgement",
            "claimant", "basis", "data_paper", "data_verdict", "diagnosis"]
@@ -114,13 +113,6 @@ def diagnosed(board: pd.DataFrame) -> pd.DataFrame:
     return board[board["diagnosis"].astype(str).str.len() > 0]
 
 
-def _judgement(d: dict) -> Judgement:
-    ours = d.get("ours")
-    est = Estimate(*(math.nan if ours.get(k) is None else float(ours[k]) for k in ("value", "lo", "hi"))) if ours else None
-    paper = tuple(d["paper"]) if d.get("paper") else None
-    return Judgement(d.get("verdict", NO_DATA), d.get("reason", ""), d.get("kind", "none"), paper, est, d.get("allowed"))
-
-
 def deviations(board: pd.DataFrame, width: int = 58) -> pd.DataFrame:
     """One row per compared quantity, for :func:`grokkit.book.plots.verdict_deviations`: a claim of
     several parts gives a header row (``header`` True, no values) and one row per part. Values
@@ -141,7 +133,7 @@ def deviations(board: pd.DataFrame, width: int = 58) -> pd.DataFrame:
                         "verdict": r.verdict, "chapter": r.chapter, "header": True})
             rows = [(f"      {short(p['name'], width - 6)}", p, False) for p in parts]
         for text, d, header in rows:
-            jj = _judgement(d)
+            jj = Judgement.from_dict(d)
             value = lo = hi = math.nan
             if jj.ours is not None and jj.paper is not None and jj.allowed:
                 value, lo, hi = (jj.deviation(x) for x in (jj.ours.value, jj.ours.lo, jj.ours.hi))

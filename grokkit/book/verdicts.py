@@ -142,6 +142,16 @@ class Judgement:
             return (a - y) / self.allowed
         return (y - min(max(y, a), b)) / self.allowed
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Judgement:
+        """A judgement back from its JSON form (:meth:`as_dict`), parts included."""
+        ours = d.get("ours")
+        est = Estimate(*(math.nan if ours.get(k) is None else float(ours[k]) for k in ("value", "lo", "hi"))) \
+            if ours else None
+        return cls(d.get("verdict", NO_DATA), d.get("reason", ""), d.get("kind", "none"),
+                   tuple(d["paper"]) if d.get("paper") else None, est, d.get("allowed"), d.get("tolerance", ""),
+                   parts=tuple((q["name"], cls.from_dict(q)) for q in d.get("parts") or []), runs=d.get("runs"))
+
     def _runs_to_decide(self, seeds: int) -> int | None:
         """A count's seeds to decide, from the exact binomial CI: the fewest runs per cell (at our
         proportion) whose CI fits the tolerance band, or clears the paper's value (up to 100x)."""
@@ -163,6 +173,8 @@ class Judgement:
              "allowed": self.allowed, "tolerance": self.tolerance}
         if self.parts:
             d["parts"] = [{"name": n, **j.as_dict()} for n, j in self.parts]
+        if self.runs:
+            d["runs"] = self.runs
         return _jsonable(d)
 
 def no_data(reason: str = "no runs to measure it") -> Judgement:
@@ -320,6 +332,15 @@ def combine(parts: Mapping[str, Judgement]) -> Judgement:
         verdict, reason = DIFFERS, f"every part differs: {', '.join(differ)}"
     return Judgement(verdict, reason + tail, kind="parts", parts=items)
 
+def before_policy(j: Judgement | Mapping[str, Any]) -> str:
+    """The verdict ``j`` (or its JSON form) had under the book's rules before this policy's rule 5:
+    a CI that reached the paper's value was consistent, however wide it was."""
+    j = j if isinstance(j, Judgement) else Judgement.from_dict(j)
+    if j.parts:
+        return combine({n: replace(p, verdict=before_policy(p), parts=()) for n, p in j.parts}).verdict
+    return CONSISTENT if j.verdict == INCONCLUSIVE else j.verdict
+
+
 def count(paper_k: int, paper_n: int, k: int | None, n: int | None, *, atol: float) -> Judgement:
     """Judge a count claim ("0/12 grok") as a proportion: the paper's fraction against ours,
     with an exact binomial CI (see :func:`grokkit.analysis.stats.proportion_ci`)."""
@@ -350,6 +371,7 @@ class Verdict:
     data_verdict: str = ""  # ... and our verdict against them (the row's verdict judges the text)
     data_reason: str = ""
     seeds_to_decide: int | None = None  # inconclusive rows: about how many seeds per cell would decide
+    seeds: int | None = None  # the fewest seeds per cell behind the row (from its scale note)
     diagnosis: str = ""  # why we differ (rows that differ, hold partly or are close), in one sentence
 
 @dataclass
@@ -390,7 +412,7 @@ class Verdicts:
         row = Verdict(claim, paper, ours, judgement.verdict, reason, str(scale), section, source,
                       judgement.as_dict(), claimant or self.claimant, basis, data_paper,
                       data.verdict if data is not None else "", data.reason if data is not None else "", need,
-                      diagnosis)
+                      getattr(scale, "seeds", None), diagnosis)
         self.rows.append(row)
         return row
 

@@ -64,7 +64,7 @@ def test_complete_asks_for_the_design_and_the_deciding_experiments(tmp_path, mon
 def test_preset_auto_falls_back_to_the_book_preset_on_an_empty_store(tmp_path):
     P = ch.PARAMETERS.read({"preset": "auto", "store": str(tmp_path / "none")}, complete=ch.complete)
     assert P.preset == "book" and P.auto.startswith('preset "auto"')
-    assert ch.texts(P, _empty_results(P))["preset_auto"] == P.auto
+    assert ch.texts(P, _empty_results(P))["preset_how"] == P.auto
 
 
 def _empty_results(P):

@@ -37,8 +37,8 @@ def test_complete_is_false_on_an_empty_store(tmp_path):
 def test_preset_auto_falls_back_to_book_on_an_empty_store(tmp_path):
     P = ch.PARAMETERS.read({"preset": "auto", "store": str(tmp_path)}, complete=ch.complete)
     assert P.preset == "book" and "book preset" in P.auto
-    assert "auto" in ch.preset_text(P)
-    assert ch.preset_text(ch.PARAMETERS.resolve("smoke")) == 'preset "smoke", given by name'
+    assert "auto" in P.how_chosen
+    assert ch.PARAMETERS.resolve("smoke").how_chosen == 'preset "smoke", given by name'
 
 
 @pytest.mark.parametrize("overrides, message", [

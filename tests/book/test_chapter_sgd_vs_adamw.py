@@ -17,7 +17,7 @@ import pytest
 from grokkit.analysis.stats import Estimate
 from grokkit.book import claims, diagnoses
 from grokkit.book.chapters import sgd_vs_adamw as ch
-from grokkit.book.verdicts import CONSISTENT, DIFFERS, INCONCLUSIVE, NO_DATA
+from grokkit.book.verdicts import CONSISTENT, DIFFERS, INCONCLUSIVE, NO_DATA, Judgement, before_policy
 from grokkit.runs.store import RunStore
 
 #: The config fields experiment 4A may change against the chapter's own cells.
@@ -192,5 +192,5 @@ def test_sgds_v_at_the_matched_step_decides_condition_or_not(book):
 
 def test_before_policy_reads_an_inconclusive_part_as_consistent(book):
     _, _, V, _ = book
-    j = ch._judgement_of(_row(V, "SGD with coupled L2").judgement)
-    assert j.verdict == INCONCLUSIVE and ch.before_policy(j) == CONSISTENT
+    j = Judgement.from_dict(_row(V, "SGD with coupled L2").judgement)
+    assert j.verdict == INCONCLUSIVE and before_policy(j) == CONSISTENT

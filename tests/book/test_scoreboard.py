@@ -5,7 +5,7 @@ import json
 import pytest
 
 from grokkit import paper1
-from grokkit.book import costs, results, scoreboard, tables, text, verdicts
+from grokkit.book import costs, results, scoreboard, verdicts
 from grokkit import sweep
 from grokkit.analysis.stats import Estimate
 from grokkit.runs.design import Design

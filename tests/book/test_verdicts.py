@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from grokkit.book import results, tables, text, verdicts
+from grokkit.book import tables, text, verdicts
 from grokkit.analysis.stats import Estimate
 
 
@@ -105,8 +105,8 @@ def test_tables_round_each_column_to_its_meaning():
     df = pd.DataFrame({"rho": [0.85, 0.95, 1.0, 1.05], "t_median": [3712.5, 1e4, float("inf"), float("nan")],
                        "norm_median": [54.123, 60.0, 61.25, 2.04], "lr": [1e-3, 2e-3, 4e-3, 8e-3], "n": [8, 8, 8, 8]})
     html = tables.table(df).to_html()
-    for text in ("0.85", "0.95", "1.00", "1.05", "3,712", "10,000", "∞", "—", "54.1", "0.001", "0.008"):
-        assert f">{text}<" in html, text
+    for shown in ("0.85", "0.95", "1.00", "1.05", "3,712", "10,000", "∞", "—", "54.1", "0.001", "0.008"):
+        assert f">{shown}<" in html, shown
     assert ">0.8<" not in html and ">1.0<" not in html
     cells = pd.DataFrame({"rho": [1.3], "n": [8], "n_grokked": [0], "n_censored": [8], "n_diverged": [0],
                           "t_median": [float("inf")], "t_lo": [float("inf")], "t_hi": [float("inf")],
@@ -128,8 +128,8 @@ def test_glued_text_survives_myst_nb_literal_eval():
 
     from grokkit.book.text import _Text
 
-    for text in ["30,000", "{1, 1.05, 1.1}", "0.85 [0.83, 0.88] / 0.92", "it's \"quoted\"", "7", "n/a"]:
-        assert format_plain_text(repr(_Text(text)), "") == text
+    for shown in ["30,000", "{1, 1.05, 1.1}", "0.85 [0.83, 0.88] / 0.92", "it's \"quoted\"", "7", "n/a"]:
+        assert format_plain_text(repr(_Text(shown)), "") == shown
 
 
 # ---------------------------------------------------------------------------- the verdict policy

@@ -378,7 +378,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "scan_range": f"{min(P.scan_moduli)}–{max(P.scan_moduli)}",
         "pooled_exp": fmt_ci(dec.pooled_power if dec and dec.pooled_complete else None, ".2f"),
         "registered": dg.REGISTERED,
-        "preset_how": P.auto if getattr(P, "auto", None) else f'preset "{P.preset}" chosen by name',
+        "preset_how": P.how_chosen,
     }
 
 
@@ -666,7 +666,7 @@ def _deciding_1a(P: pm.Values, r: Results, what: str) -> str:
     failed = [n for n, j in judged.items() if not j.holds]
     was_off = [n for n, j in before.items() if not j.holds]
     if not failed:
-        return (f"condition (fractions pooled): every pooled modulus holds"
+        return ("condition (fractions pooled): every pooled modulus holds"
                 + (f", where {and_list(was_off)} did not at fraction {P.main_fraction:.2f}" if was_off else ""))
     out = []
     undecided = [n for n in failed if judged[n].verdict == INCONCLUSIVE]

@@ -15,7 +15,6 @@ and the diagnoses of the rows that do not simply agree, as registered in ``docs/
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -30,10 +29,10 @@ from ...engine.protocols import paper3
 from ...runs.design import Design
 from ...runs.store import RunStore
 from .. import parameters as pm
-from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, apply, pending
+from ..diagnoses import apply, Diagnosis, fill, pending, REGISTERED
 from ..text import and_list, fmt_ci, fmt_num, levels, scaled
-from ..verdicts import (CLOSE, CONSISTENT, DIFFERS, INCONCLUSIVE, NO_DATA, Judgement, Verdicts, at_least, at_most,
-                        at_paper_condition, combine, compare, count, no_data, paper_rounded, paper_sd)
+from ..verdicts import (at_least, at_most, at_paper_condition, before_policy, CLOSE, combine, compare,
+    CONSISTENT, count, DIFFERS, INCONCLUSIVE, Judgement, NO_DATA, no_data, paper_rounded, paper_sd, Verdicts)
 
 CHAPTER, TITLE = "03_free_contraction_law", "3. The logarithmic free-contraction law"
 
@@ -741,7 +740,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "log_ratios": levels(r.lam_log_ratio.values(), ".2f"),
         "t_tilde_cv": fmt_ci(r.t_tilde_cv, ".2f"),
         "registered": REGISTERED,
-        "preset_auto": getattr(P, "auto", None) or f'preset "{P.preset}", given by name',
+        "preset_how": P.how_chosen,
     }
 
 
@@ -887,7 +886,7 @@ def verdicts(P: pm.Values, r: Results) -> Verdicts:
 def _lambda_rows(V: Verdicts, P: pm.Values, r: Results, here: Callable[[Judgement], Judgement]) -> None:
     """The λ sweep's rows: which λ grok, the 1/λ slope, the ratio T(λ = 0.1) / T(λ = 1), the log norm
     ratio per λ and the spread of the norm-adjusted delay across λ."""
-    lam, lam_scale = r.lam, cells.scale_note(r.lam, "weight_decay")
+    lam_scale = cells.scale_note(r.lam, "weight_decay")
     V.add("Which λ grok (fraction grokked per λ)", here(combine(lambda_counts(r))),
           paper="0, 0, 10, 10, 10, 10, 3, 0 of 10 (λ = 0.001 … 5; budget 80,000 for λ ≥ 0.1)",
           ours=", ".join(f"{int(c.n_grokked)}/{int(c.n)}" for c in r.lam_cells.itertuples()) or "n/a",
@@ -1023,9 +1022,6 @@ DIAGNOSES = [
               "R0 with the paper's bootstrap CI [30.0, 39.4] as the interval"),
 ]
 #: Rows the verdict policy leaves inconclusive without a registered explanation: the common rule R2.
-_R2 = ("too few seeds: a CI wider than the tolerance band on both sides",)
-_R2_EXPERIMENT = "none: R2 estimates from the spread how many seeds per cell would decide it"
-_R2_RULE = "R2: inconclusive; the diagnosis says how many seeds would decide it"
 
 
 def _the_row(verdict: str, would: bool = False, subject: str = "the row") -> str:
@@ -1039,31 +1035,8 @@ def _the_row(verdict: str, would: bool = False, subject: str = "the row") -> str
     return f"{subject} {'would be' if would else 'is'} {verdict}"
 
 
-def _judgement_of(d: dict[str, Any]) -> Judgement:
-    """A judgement back from its JSON form (its verdicts, parts and seeds to decide need no more)."""
-    parts = tuple((p["name"], _judgement_of(p)) for p in d.get("parts") or [])
-    ours = Estimate(d["ours"]["value"], d["ours"]["lo"], d["ours"]["hi"]) if d.get("ours") else None
-    return Judgement(d["verdict"], d.get("reason", ""), kind=d.get("kind", "value"),
-                     paper=tuple(d["paper"]) if d.get("paper") else None, ours=ours, allowed=d.get("allowed"),
-                     parts=parts)
-
-
-def before_policy(j: Judgement) -> str:
-    """The verdict ``j`` would have had before the verdict policy's rule 5 (a CI that reaches the
-    paper's value counted as consistent however wide it was)."""
-    if j.parts:
-        return combine({n: replace(p, verdict=before_policy(p)) for n, p in j.parts}).verdict
-    return CONSISTENT if j.verdict == INCONCLUSIVE else j.verdict
-
-
 def _row(V: Verdicts, prefix: str) -> Any:
     return next((row for row in V.rows if row.claim.startswith(prefix)), None)
-
-
-def _seeds_of(scale: str) -> str:
-    """"3-10 seeds per cell" from a scale note's text (as :func:`cells.scale_note` writes it)."""
-    m = re.search(r"x (\S+) seeds?\)", scale)
-    return f"{m.group(1)} seeds per cell" if m else scale.split(",")[0]
 
 
 def _decide_lambda_slope(P: pm.Values, r: Results, row: Any) -> str:
@@ -1128,7 +1101,7 @@ def _per_p(dm: pd.DataFrame, variant: str) -> str:
 
 
 def _decide_multiplication(P: pm.Values, r: Results, row: Any) -> str:
-    before = before_policy(_judgement_of(row.judgement))
+    before = before_policy(Judgement.from_dict(row.judgement))
     moved = (f" (it was {before} before the verdict policy, rule 5: a count too wide to decide is inconclusive)"
              if before != row.verdict else "")
     if len(r.dm) < r.dm_want:
@@ -1195,7 +1168,7 @@ def _decide_r0(P: pm.Values, r: Results, row: Any, key: str) -> str:
             return out + ": undecided, too few seeds (R2)"
         return out + ": not the points of the fit"
     pt = combine(main_parts(est, PAPER.get)).verdict
-    parts = dict(_judgement_of(row.judgement).parts)
+    parts = dict(Judgement.from_dict(row.judgement).parts)
     apart = [f"{n} {fmt_num(est[k].value, ',.0f') if est[k] else 'n/a'} against {_range_text(INTERVALS[k])}"
              for n, k in MAIN.items() if n in parts and parts[n].verdict != CONSISTENT]
     return (f"R0, the paper's uncertainty (840, ≈ 3900 and ≈ 300 as the intervals of their rounding, 1840 ± 215 "
@@ -1221,7 +1194,7 @@ def _decide_eta(P: pm.Values, r: Results, row: Any) -> str:
            f"[{m[1][0] / 1e3:.2f}, {m[1][1] / 1e3:.2f}], {_the_row(jm.verdict)}; against its fit including η = 1e-4, "
            f"{PAPER['eta_slope'] / 1e3:.2f} × 10³, {_the_row(pt.verdict, True, 'it')}")
     if jm.verdict == INCONCLUSIVE:
-        return out + (f"; then R2, too few seeds: at {_seeds_of(row.scale)} our CI reaches the matched value and "
+        return out + (f"; then R2, too few seeds: at {cells.seeds_per_cell(row.scale)} our CI reaches the matched value and "
                       f"leaves the tolerance band; about {row.seeds_to_decide or 'more'} seeds per η would decide it")
     if jm.holds and not pt.holds:
         return out + ": condition (the paper's fit includes η = 1e-4)"
@@ -1253,42 +1226,13 @@ def _decide_2el(P: pm.Values, r: Results, row: Any) -> str:
     lo, hi = PAPER["mae_ci"]
     out = (f"R0, the paper's uncertainty: against its bootstrap CI [{lo}, {hi}] the MAE {fmt_ci(e.mae, '.1f', ' %')} "
            f"is {sd}; against the point {PAPER['mae']} it would be {pt}")
-    parts = dict(_judgement_of(row.judgement).parts)
+    parts = dict(Judgement.from_dict(row.judgement).parts)
     rest = [n for n, j in parts.items() if n != "MAE" and j.verdict != CONSISTENT]
     if rest:
         out += (f"; {_the_row(row.verdict)} through {and_list(f'{n} ({parts[n].verdict})' for n in rest)}: "
                 f"{e.over}/{e.n} over against {PAPER['over'][0]}/{PAPER['over'][1]}, {e.within_2x}/{e.n} within 2× "
                 f"against {PAPER['within_2x'][0]}/{PAPER['within_2x'][1]}")
     return out
-
-
-def _decide_r2(row: Any) -> Diagnosis:
-    """A row the policy leaves inconclusive (none was registered for it: it was consistent, or new):
-    how many seeds would decide it (R2), and what it was before the policy."""
-    j = _judgement_of(row.judgement)
-    undecided = [n for n, p in j.parts if p.verdict == INCONCLUSIVE] if j.parts else []
-    which = ("our CI reaches the paper's value and leaves" if not undecided
-             else f"the CI of “{undecided[0]}” reaches the paper's value and leaves" if len(undecided) == 1
-             else f"the CIs of {and_list(f'“{n}”' for n in undecided)} reach the paper's value and leave")
-    out = (f"too few seeds: at {_seeds_of(row.scale)} {which} the tolerance band; about "
-           f"{row.seeds_to_decide or 'more'} seeds per cell would decide it (R2)")
-    before = before_policy(j)
-    if before != row.verdict:
-        out += f"; it was {before} before the verdict policy (rule 5: a CI too wide to decide is inconclusive)"
-    nodata = [(n, p.reason) for n, p in j.parts if p.verdict == NO_DATA]
-    if nodata:
-        out += "; no data (rule 1, the same condition): " + and_list(f"{n}, {why}" for n, why in nodata)
-    return Diagnosis(row.claim, _R2, _R2_EXPERIMENT, _R2_RULE).decided(out)
-
-
-def _unregistered(row: Any) -> Diagnosis:
-    """A row that calls for a diagnosis but had none registered: it was consistent at
-    :data:`~grokkit.book.diagnoses.REGISTERED`, or it was added later (the coverage rows added with
-    the verdict policy). No explanation is made up after the result: the outcome says so."""
-    return Diagnosis(row.claim, (f"none registered at commit {REGISTERED}: the row was consistent then, or added "
-                                 "since",), "none registered", "none registered").decided(
-        f"unregistered: {_the_row(row.verdict)} at this preset ({row.reason}); no explanation or deciding experiment "
-        f"was registered at commit {REGISTERED}, so none is claimed here")
 
 
 def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
@@ -1326,12 +1270,7 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
                 f"; {pending(len(r.dl), r.dl_want)}" if d.claim == "T_grok ∝ 1/λ" and len(r.dl) < r.dl_want else "")))
             continue
         ds.append(d.decided(rules[d.claim](row)))
-    for row in V.rows:
-        if row.verdict in NEEDS_DIAGNOSIS and not any(row.claim.startswith(d.claim) for d in ds):
-            if row.verdict == INCONCLUSIVE:
-                ds.append(_decide_r2(row))
-            else:
-                ds.append(_unregistered(row))
+    ds = fill(V, ds)
     apply(V, ds)
     return ds
 

@@ -18,7 +18,6 @@ weight matrices only).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -32,11 +31,10 @@ from ...engine.protocols import paper1
 from ...runs.design import Design, held_norm
 from ...runs.store import RunStore
 from .. import parameters as pm
-from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, apply, pending
+from ..diagnoses import apply, Diagnosis, fill, pending, REGISTERED
 from ..tables import cells_table
 from ..text import and_list, fmt_ci
-from ..verdicts import (CONSISTENT, INCONCLUSIVE, NO_DATA, Judgement, Verdict, Verdicts, at_least, at_most, combine,
-                        compare, no_data, read_estimate)
+from ..verdicts import (at_least, at_most, combine, compare, Judgement, NO_DATA, no_data, read_estimate, Verdicts)
 
 CHAPTER, TITLE = "06_layernorm", "6. LayerNorm decoupling"
 
@@ -648,11 +646,6 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
     }
 
 
-def preset_text(P: pm.Values) -> str:
-    """How the page's preset was chosen: ``preset = "auto"``'s choice, or the preset given by name."""
-    return getattr(P, "auto", None) or f'preset "{P.preset}", given by name'
-
-
 def _spread_texts(P: pm.Values, r: Results) -> dict[str, str]:
     ct, cu = r.cv.get((r.q0, "norm_grok")), r.cv.get((r.q0, "norm_unembed_grok"))
     overlap = ct is not None and cu is not None and cu.lo <= ct.hi and ct.lo <= cu.hi
@@ -720,7 +713,7 @@ def _why_texts(P: pm.Values, r: Results) -> dict[str, str]:
     fits = r.complete_b
     with_ln = {g: arm_word(r.group_fits.get((True, g))) for g in DECIDE_GROUPS} if fits else {}
     return {
-        "registered": REGISTERED, "preset_auto": preset_text(P),
+        "registered": REGISTERED, "preset_how": P.how_chosen,
         "decide_a": f"at {mods}, at training fractions {and_list(f'{f:g}' for f in P.decide_ln_fractions)}",
         "decide_b": f"ρ = {and_list(f'{rho:g}' for rho in P.decide_group_rhos)} times that group's own norm at "
                     "grokking in the free runs",
@@ -911,9 +904,6 @@ DIAGNOSES = [
 ]
 #: Rows the verdict policy makes inconclusive (they were consistent when the explanations were
 #: registered): the common rule R2 of ``docs/why-we-differ.md``, no deciding run.
-_R2 = ("too few seeds: a CI wider than the tolerance band on both sides",)
-_R2_EXPERIMENT = "none: R2 estimates from the spread how many seeds per cell would decide it"
-_R2_RULE = "R2: inconclusive; the diagnosis says how many seeds would decide it."
 
 
 def _meets(est: Estimate | None, paper: tuple[float, float]) -> bool:
@@ -987,33 +977,6 @@ def _diagnose_6c(r: Results, d: Diagnosis, est: Estimate | None, everything: Est
                      f"{fmt_ci(e3, '.2f')} within {100 * TOL['esc_ratio']:.0f} %: {outcome}")
 
 
-def before_policy(j: Judgement) -> str:
-    """The verdict ``j`` would have had before the verdict policy's rule 5 (a CI that reaches the
-    paper's value counted as consistent however wide it was)."""
-    if j.parts:
-        return combine({n: Judgement(before_policy(p), p.reason, kind=p.kind, parts=p.parts)
-                        for n, p in j.parts}).verdict
-    return CONSISTENT if j.verdict == INCONCLUSIVE else j.verdict
-
-
-def _judgement_of(d: Mapping[str, Any]) -> Judgement:
-    """A judgement's verdicts back from its JSON form (what :func:`before_policy` needs)."""
-    parts = tuple((p["name"], _judgement_of(p)) for p in d.get("parts") or [])
-    return Judgement(d["verdict"], d.get("reason", ""), kind=d.get("kind", "value"), parts=parts)
-
-
-def _diagnose_r2(row: Verdict, seeds: int | None) -> Diagnosis:
-    """A row the verdict policy leaves inconclusive: the seeds per cell that would decide it (R2),
-    and the verdict it had before the policy."""
-    j = _judgement_of(row.judgement)
-    need = f"about {row.seeds_to_decide}" if row.seeds_to_decide else "more"
-    at = f"at {seeds} seeds per cell" if seeds else "at this scale"
-    return Diagnosis(row.claim, _R2, _R2_EXPERIMENT, _R2_RULE).decided(
-        f"too few seeds: {at} our CI reaches the paper's value and leaves the tolerance band; "
-        f"{need} seeds per cell would decide it (R2); it was {before_policy(j)} before the verdict policy (rule 5: "
-        "a CI too wide to decide is inconclusive)")
-
-
 def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
     """Each registered diagnosis (:data:`DIAGNOSES`) with its outcome computed from the runs by
     its rule, one sentence naming the rule (6A pending while its runs are missing, 6B likewise,
@@ -1026,23 +989,9 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
           _diagnose_6c(r, esc, r.esc_w, r.esc, "from T_mem"),
           _diagnose_6c(r, peak, r.esc_w_peak, r.esc_peak, "from V's peak"),
           _diagnose_6c(r, w, r.esc_w, r.esc, "from T_mem")]
-    for row in V.rows:
-        if row.verdict in NEEDS_DIAGNOSIS and not any(row.claim.startswith(d.claim) for d in ds):
-            if row.verdict == INCONCLUSIVE:
-                ds.append(_diagnose_r2(row, _seeds_of(row.scale)))
-            else:
-                ds.append(Diagnosis(row.claim, (f"none registered: the row was consistent at commit {REGISTERED}",),
-                                    "none", "none").decided(
-                    f"unregistered: {row.verdict} at this preset, where no explanation was registered"))
+    ds = fill(V, ds)
     apply(V, ds)
     return ds
-
-
-def _seeds_of(scale: str) -> int | None:
-    """The seeds per cell a row's scale note states (:func:`grokkit.analysis.cells.scale_note`:
-    "28 runs (7 cells x 4 seeds), ..."; the fewest where it gives a range)."""
-    m = re.search(r"x (\d+)(?:-\d+)? seed", scale)
-    return int(m.group(1)) if m else None
 
 
 def scale_all(r: Results) -> str:

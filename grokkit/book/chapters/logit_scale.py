@@ -39,8 +39,8 @@ from ...runs.store import RunStore
 from .. import parameters as pm
 from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, apply
 from ..text import and_list, device_name, fmt_ci, fmt_num, levels, scaled
-from ..verdicts import (CONSISTENT, INCONCLUSIVE, NO_DATA, Judgement, Verdict, Verdicts, at_most, combine, compare,
-                        count, no_data, paper_rounded, read_estimate)
+from ..verdicts import (at_most, before_policy, combine, compare, CONSISTENT, count, INCONCLUSIVE, Judgement,
+    NO_DATA, no_data, paper_rounded, read_estimate, Verdict, Verdicts)
 
 CHAPTER, TITLE = "05_logit_scale", "5. Logit-scale mediation"
 
@@ -706,7 +706,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "mem_share": fmt_ci(r.mem_share.get(next(iter(ROUNDED["mse_tau"]))), ".2f"),
         "aic_best": f"{sum(best_law(a) == 'exponential' for a in r.laws.values())} of {len(r.laws)}",
         # where the page comes from
-        "preset_how": getattr(P, "auto", None) or f'the preset "{P.preset}", given by name',
+        "preset_how": P.how_chosen,
         "registered": REGISTERED,
     }
 
@@ -944,20 +944,6 @@ DIAGNOSIS_SEEDS = {DIAGNOSES[0].claim: "seeds", DIAGNOSES[1].claim: "audit_seeds
 #: What the registered outcomes add beyond R0 (the precision row: the float64 arm is not released).
 DIAGNOSIS_NOTES = {DIAGNOSES[1].claim: "the paper's float64 arm is not released, so its 12.16k cannot be checked "
                                        "against data and its seed count is unknown"}
-
-
-def before_policy(judgement: Mapping[str, Any]) -> str:
-    """A row's verdict under the book's rules before the one verdict policy (issue 23), from its
-    judgement as :meth:`grokkit.book.verdicts.Judgement.as_dict` writes it: a paper's value inside
-    our CI was consistent however wide the CI (no "inconclusive"); parts combine as :func:`combine`."""
-    return _before(judgement).verdict
-
-
-def _before(j: Mapping[str, Any]) -> Judgement:
-    if j.get("parts"):
-        return combine({p["name"]: _before(p) for p in j["parts"]})
-    verdict = CONSISTENT if j["verdict"] == INCONCLUSIVE else j["verdict"]
-    return Judgement(verdict, j.get("reason", ""), kind=j.get("kind", "value"))
 
 
 def _leaves(j: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

@@ -31,8 +31,8 @@ from ...runs.store import RunStore
 from .. import parameters as pm
 from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, pending
 from ..text import fmt_ci, fmt_num, levels, missing_runs_note
-from ..verdicts import (CONSISTENT, INCONCLUSIVE, NO_DATA, Judgement, Verdict, Verdicts, at_least,
-                        at_paper_condition, combine, compare, count, paper_rounded)
+from ..verdicts import (at_least, at_paper_condition, before_policy, combine, compare, CONSISTENT, count,
+    INCONCLUSIVE, Judgement, NO_DATA, paper_rounded, Verdict, Verdicts)
 
 CHAPTER, TITLE = "02_pinned_norm_law", "2. The exponential pinned-norm law"
 
@@ -545,11 +545,6 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
     }
 
 
-def preset_note(P: pm.Values) -> str:
-    """How the page's preset was chosen: by preset "auto" (which one and why), or by name."""
-    return f"Chosen by {P.auto}." if getattr(P, "auto", None) else f"The {P.preset} preset was chosen by name."
-
-
 # ---------------------------------------------------------------------------- verdicts
 def _grokked(runs: pd.DataFrame) -> int:
     return int((runs.status == "grokked").sum())
@@ -727,15 +722,6 @@ def _widths(judgement: Mapping[str, Any]) -> dict[str, float]:
     return {j.get("name", ""): (j["ours"]["hi"] - j["ours"]["lo"]) if j.get("ours") else math.nan for j in parts}
 
 
-def _before_policy(judgement: Mapping[str, Any]) -> str:
-    """The verdict a judgement had before the verdict policy's rule 5 (a CI that reaches the paper's value
-    counted as consistent, however wide)."""
-    parts = judgement.get("parts")
-    if not parts:
-        return CONSISTENT if judgement["verdict"] == INCONCLUSIVE else judgement["verdict"]
-    return combine({j["name"]: Judgement(_before_policy(j), "") for j in parts}).verdict
-
-
 def _r1(small: Verdict | None, large: Verdict | None, P_small: str, P_large: str) -> str:
     """Rule R1 (scale) on one row, measured at a smaller and a larger scale, in one sentence."""
     at = f"at {P_large} ({large.scale}) the row is {large.verdict} ({large.reason})"
@@ -799,7 +785,7 @@ def _as_points(P: pm.Values, r: Results) -> dict[str, Judgement]:
 def _generic(row: Verdict) -> Diagnosis:
     """A row that the registration did not list and that now calls for a diagnosis: one the verdict
     policy moved (R2: too few seeds; R0: the text as written against its released data)."""
-    before = _before_policy(row.judgement)
+    before = before_policy(row.judgement)
     if row.verdict == INCONCLUSIVE:
         need = f"about {row.seeds_to_decide} seeds per cell" if row.seeds_to_decide else "more seeds"
         return Diagnosis(row.claim, ("too few seeds for the stated tolerance",), f"more seeds per cell ({need})",
@@ -811,7 +797,7 @@ def _generic(row: Verdict) -> Diagnosis:
     if row.data_verdict:
         return Diagnosis(row.claim, (_TEXT_DATA,), "no new runs", "R0 (text against its released data)",
                          _text_data(row, written) + " Before the verdict policy the row judged the data (then "
-                         f"{_before_policy({'verdict': row.data_verdict})}); policy rule 3 judges the claim as "
+                         f"{before_policy({'verdict': row.data_verdict})}); policy rule 3 judges the claim as "
                          "written, the data beside it.")
     return Diagnosis(row.claim, ("none registered",), "none", "none",
                      f"not registered: the registration ({REGISTERED}) lists the rows that did not agree at the "

@@ -13,7 +13,7 @@ diagnoses of the rows that do not simply agree, as registered in ``docs/why-we-d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import cycle
 from typing import Any, Callable
 
@@ -27,11 +27,10 @@ from ...engine.protocols import paper3
 from ...runs.design import Design
 from ...runs.store import RunStore
 from .. import parameters as pm
-from ..diagnoses import REGISTERED, Diagnosis, NEEDS_DIAGNOSIS, apply, pending
+from ..diagnoses import apply, Diagnosis, fill, pending, REGISTERED, too_few_seeds
 from ..plots import OUTCOME_LINES
 from ..text import and_list, fmt_ci
-from ..verdicts import (CONSISTENT, INCONCLUSIVE, NO_DATA, at_paper_condition, combine, compare, count, Judgement,
-                        no_data, paper_sd, Verdicts)
+from ..verdicts import (at_paper_condition, combine, compare, CONSISTENT, count, INCONCLUSIVE, Judgement, NO_DATA, no_data, paper_sd, Verdicts)
 
 CHAPTER, TITLE = "04_sgd_vs_adamw", "4. SGD against AdamW"
 
@@ -361,7 +360,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "sgd_long": f"{P.sgd_long_budget:,}",
         "adam_post": f"{P.adamw_post_grok:,}",
         "registered": REGISTERED,
-        "preset_auto": getattr(P, "auto", None) or f'preset "{P.preset}", given by name',
+        "preset_how": P.how_chosen,
         "adam_grok": f"{len(r.adam_ok)} of {len(r.adam)}",
         "adam_t": fmt_ci(r.adam_t, ",.0f"),
         "map_cells": f"{len(pc)}",
@@ -484,17 +483,6 @@ DIAGNOSES = [
 ]
 #: Rows the verdict policy makes inconclusive (they were consistent when the explanations were
 #: registered): the common rule R2 of ``docs/why-we-differ.md``, no deciding run.
-R2 = ("too few seeds: a CI wider than the tolerance band on both sides",)
-R2_EXPERIMENT = "none: R2 estimates from the spread how many seeds per arm would decide it"
-R2_RULE = "R2: inconclusive; the diagnosis says how many seeds would decide it."
-
-
-def before_policy(j: Judgement) -> str:
-    """The verdict ``j`` would have had before the verdict policy's rule 5 (a CI that reaches the
-    paper's value counted as consistent however wide it was)."""
-    if j.parts:
-        return combine({n: replace(p, verdict=before_policy(p)) for n, p in j.parts}).verdict
-    return CONSISTENT if j.verdict == INCONCLUSIVE else j.verdict
 
 
 def _matched(j: Judgement, what: str, before: str, seeds: int) -> str:
@@ -542,21 +530,6 @@ def _diagnose_adam_v(P: pm.Values, r: Results, d: Diagnosis) -> Diagnosis:
     return d.decided(f"R0, the matched step and the paper's uncertainty: {_matched(j, what, earlier, P.seeds)}")
 
 
-def _diagnose_r2(row: Any, seeds: int, also: str = "") -> Diagnosis:
-    """A row the policy leaves inconclusive, measured with ``seeds`` per arm: how many seeds
-    would decide it (R2), and the verdict it had before the policy (``also``: a further clause)."""
-    j = _judgement_of(row.judgement)
-    undecided = [n for n, p in j.parts if p.verdict == INCONCLUSIVE] if j.parts else []
-    which = ("our CI reaches the paper's value and leaves" if not undecided
-             else f"the CI of {undecided[0]} reaches the paper's value and leaves" if len(undecided) == 1
-             else f"the CIs of {and_list(undecided)} reach the paper's value and leave")
-    need = f"about {row.seeds_to_decide}" if row.seeds_to_decide else "more"
-    return Diagnosis(row.claim, R2, R2_EXPERIMENT, R2_RULE).decided(
-        f"too few seeds: at {seeds} seeds per arm {which} the tolerance band; {need} "
-        f"seeds per arm would decide it (R2); it was {before_policy(j)} before the verdict policy (rule 5: a CI "
-        f"too wide to decide is inconclusive){also}")
-
-
 def _t_grok_clause(r: Results) -> str:
     """R0 on AdamW's T_grok: against the paper's "1760 ± 150 over 5 seeds" and against its point."""
     sd = compare(PAPER_T, r.adam_t, tol=TOL["times"]).verdict
@@ -565,27 +538,18 @@ def _t_grok_clause(r: Results) -> str:
             "against the point 1760")
 
 
-def _judgement_of(d: dict[str, Any]) -> Judgement:
-    """A judgement's verdicts back from its JSON form (what :func:`before_policy` needs)."""
-    parts = tuple((p["name"], _judgement_of(p)) for p in d.get("parts") or [])
-    return Judgement(d["verdict"], d.get("reason", ""), kind=d.get("kind", "value"), parts=parts)
-
-
 def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
     """Each registered diagnosis (:data:`DIAGNOSES`) with its outcome computed from the runs by
     its rule, one sentence naming the rule; then, for each row the policy leaves inconclusive
     (no explanation was registered for it: it was consistent), the seeds that would decide it
     (R2). The outcomes are written into ``V``'s rows (:func:`grokkit.book.diagnoses.apply`)."""
     ds = [_diagnose_sgd_v(P, r, DIAGNOSES[0]), _diagnose_adam_v(P, r, DIAGNOSES[1])]
-    for row in V.rows:
-        if row.verdict in NEEDS_DIAGNOSIS and not any(row.claim.startswith(d.claim) for d in ds):
-            if row.verdict == INCONCLUSIVE:
-                ds.append(_diagnose_r2(row, cells.scale_note(r.paper, "arm").seeds,
-                                       _t_grok_clause(r) if row.claim.startswith("AdamW groks") else ""))
-            else:
-                ds.append(Diagnosis(row.claim, (f"none registered: the row was consistent at commit {REGISTERED}",),
-                                    "none", "none").decided(
-                    f"unregistered: {row.verdict} at this preset, where no explanation was registered"))
+    ds = [d for d in ds]
+    for row in V.rows:  # the AdamW row adds its T_grok clause to rule R2's sentence
+        if row.claim.startswith("AdamW groks") and row.verdict == INCONCLUSIVE \
+                and not any(row.claim.startswith(d.claim) for d in ds):
+            ds.append(too_few_seeds(row, "arm", _t_grok_clause(r)))
+    ds = fill(V, ds, "arm")
     apply(V, ds)
     return ds
 
