@@ -19,10 +19,12 @@ from types import ModuleType
 
 
 def modules() -> list[ModuleType]:
-    """Every chapter module, in the book's order (by notebook name)."""
+    """Every chapter module, in the book's order (by notebook name): a module that names its
+    notebook (``CHAPTER``) and declares its parameters (a chapter still being registered has no
+    parameters yet, and no page)."""
     found = [importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
              if not info.name.startswith("_")]
-    return sorted((m for m in found if hasattr(m, "CHAPTER")), key=lambda m: m.CHAPTER)
+    return sorted((m for m in found if hasattr(m, "CHAPTER") and hasattr(m, "PARAMETERS")), key=lambda m: m.CHAPTER)
 
 
 def for_notebook(stem: str) -> ModuleType:
