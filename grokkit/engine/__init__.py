@@ -5,7 +5,7 @@
 ``protocols``   ``paper1``, ``paper2``, ``paper3``: the papers' protocols as config factories
 ``tasks``       modular arithmetic and sparse parity, per-run train/test splits
 ``models``      the papers' models, batched along a leading run axis
-``optim``       batched AdamW (decay before or after the Adam step) and SGD, per-run hyperparameters
+``optim``       batched AdamW (decay before or after the Adam step), SGD and Muon, per-run hyperparameters
 ``clamp``       the weight-norm clamp and its per-run schedule
 ``metrics``     accuracies, losses, weight norms, logit scale, softmax collapse
 ``batch``       :class:`RunBatch`: every per-run tensor of a batch in flight, one ``select``

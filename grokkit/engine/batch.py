@@ -18,7 +18,7 @@ from .clamp import ClampSchedule
 from .config import RunConfig
 from .events import RunRecord
 from .models import Model, Weights, gather_rows
-from .optim import SGD, AdamW, Optimizer
+from .optim import SGD, AdamW, Muon, Optimizer
 from .tasks import TaskData, make_run_data, stack
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -162,11 +162,15 @@ def _per_run(values: list[float], like: Weights) -> torch.Tensor:
 
 
 def make_optimizer(configs: Sequence[RunConfig], model: Model, params: Weights) -> Optimizer:
-    """The batch's optimizer, with each run's learning rate and weight decay (and SGD momentum);
-    only the model's counted weights are decayed."""
+    """The batch's optimizer, with each run's learning rate and weight decay (and SGD's or Muon's
+    momentum); only the model's counted weights are decayed."""
     lr = _per_run([c.lr for c in configs], params)
     wd = _per_run([c.weight_decay for c in configs], params)
     shared = configs[0]  # optimizer kind, betas, eps and decay order are shared by the batch
     if shared.optimizer == "adamw":
         return AdamW(params, model.counted, lr, wd, (shared.beta1, shared.beta2), shared.eps, shared.decay_order)
-    return SGD(params, model.counted, lr, wd, _per_run([c.momentum for c in configs], params))
+    momentum = [c.momentum for c in configs]
+    if shared.optimizer == "muon":  # Muon's momentum in float64, as torch's (see optim.Muon)
+        mu = torch.tensor(momentum, dtype=torch.float64, device=lr.device)
+        return Muon(params, model.counted, lr, wd, mu, (shared.beta1, shared.beta2), shared.eps)
+    return SGD(params, model.counted, lr, wd, _per_run(momentum, params))

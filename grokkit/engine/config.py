@@ -41,7 +41,7 @@ TASKS = ("add", "mul", "mul_nonzero", "parity")
 #: The modular-arithmetic tasks ("mul_nonzero": a*b mod p over the nonzero residues only).
 MODULAR_TASKS = ("add", "mul", "mul_nonzero")
 MODELS = ("mlp", "attn", "encoder", "parity_mlp")
-OPTIMIZERS = ("adamw", "sgd")
+OPTIMIZERS = ("adamw", "sgd", "muon")
 LOSSES = ("ce", "mse")
 DECAY_ORDERS = ("before", "after")
 CLAMP_MODES = ("hold", "once")
@@ -149,9 +149,9 @@ def model_in(*kinds: str) -> When:
     return When(f"model is {' or '.join(kinds)}", lambda c, v: c.model in kinds)
 
 
-def optimizer_is(kind: str) -> When:
-    """The config's optimizer is ``kind``."""
-    return When(f"optimizer is {kind}", lambda c, v: c.optimizer == kind)
+def optimizer_is(*kinds: str) -> When:
+    """The config's optimizer is one of ``kinds``."""
+    return When(f"optimizer is {' or '.join(kinds)}", lambda c, v: c.optimizer in kinds)
 
 
 @dataclass(frozen=True)
@@ -232,15 +232,21 @@ class RunConfig:
                                 "(the encoder always has its LayerNorms)")
     # --- optimizer ------------------------------------------------------------
     optimizer: str = field("adamw", check=one_of(OPTIMIZERS), key=ALWAYS, batch=True,
-                           doc='"adamw" (decoupled decay) or "sgd" (coupled L2)')
+                           doc='"adamw" (decoupled decay), "sgd" (coupled L2) or "muon" (torch.optim.Muon on the '
+                               'per-run matrices, AdamW on the rest; decoupled decay, before the step)')
     lr: float = field(1e-3, check=POSITIVE, key=ALWAYS, batch=False, doc="learning rate")
     weight_decay: float = field(1.0, check=NONNEG, key=ALWAYS, batch=False, doc="weight decay lambda")
     decay_order: str = field("before", check=one_of(DECAY_ORDERS), key=optimizer_is("adamw"), batch=True,
                              doc='adamw: decay "before" (paper 1) or "after" (paper 2) the Adam step')
-    beta1: float = field(0.9, check=RATE, key=optimizer_is("adamw"), batch=True, doc="adamw: beta1")
-    beta2: float = field(0.999, check=RATE, key=optimizer_is("adamw"), batch=True, doc="adamw: beta2")
-    eps: float = field(1e-8, check=POSITIVE, key=optimizer_is("adamw"), batch=True, doc="adamw: epsilon")
-    momentum: float = field(0.0, check=RATE, key=optimizer_is("sgd"), batch=False, doc="sgd: momentum")
+    beta1: float = field(0.9, check=RATE, key=optimizer_is("adamw", "muon"), batch=True,
+                         doc="adamw (and muon's AdamW part): beta1")
+    beta2: float = field(0.999, check=RATE, key=optimizer_is("adamw", "muon"), batch=True,
+                         doc="adamw (and muon's AdamW part): beta2")
+    eps: float = field(1e-8, check=POSITIVE, key=optimizer_is("adamw", "muon"), batch=True,
+                       doc="adamw (and muon's AdamW part): epsilon")
+    momentum: float = field(0.0, check=RATE, key=optimizer_is("sgd", "muon"), batch=False,
+                            doc="sgd: heavy-ball momentum; muon: its momentum (torch's default is 0.95: "
+                                "set it, the field's default 0 is SGD's)")
     batch_size: int | None = field(None, check=optional(POS_INT, "None (full batch)"), key=ALWAYS, batch=True,
                                    doc="None: full batch; else minibatches drawn with replacement")
     # --- loss -----------------------------------------------------------------

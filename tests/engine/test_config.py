@@ -254,7 +254,7 @@ def test_describe_lists_every_field_with_its_doc():
     assert [r["name"] for r in rows] == FIELDS
     by_name = {r["name"]: r for r in rows}
     assert by_name["seed"]["default"] == 0 and by_name["seed"]["base"] is True
-    assert by_name["momentum"]["key"] == "optimizer is sgd"
+    assert by_name["momentum"]["key"] == "optimizer is sgd or muon"
     assert by_name["train_frac"]["batch"] == "modular task (as n_train)"
     assert by_name["lr"]["batch"].startswith("no")
     assert all(r["doc"] and r["expects"] and r["key"] for r in rows)
