@@ -16,7 +16,7 @@ Four rooms, whose imports run one way (book → analysis → runs → engine):
 
 ``python -m grokkit.bench`` measures the engine's speed against the papers' plain loops.
 
-Importing ``grokkit`` imports neither torch nor ipywidgets and leaves the process as it is: the
+Importing ``grokkit`` imports no torch and leaves the process as it is: the
 allocator and OpenMP are tuned where training starts (:mod:`grokkit.engine.process`).
 """
 
@@ -32,7 +32,7 @@ from .runs.design import Design
 from .runs.store import RunStore
 from .runs.sweep import MissingRunsError, SweepError, sweep
 
-# Loaded on first use (they import torch or ipywidgets).
+# Loaded on first use (the trainer imports torch; the explorer pandas and the store's runs).
 _LAZY = {"Trainer": "grokkit.engine.trainer", "explore": "grokkit.book.explorer"}
 
 

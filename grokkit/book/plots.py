@@ -754,7 +754,8 @@ def verdict_deviations(rows: pd.DataFrame) -> plt.Figure:
     label, value, lo, hi, verdict and header (a claim's title row above its parts)."""
     from .verdicts import VERDICT_COLORS, VERDICTS
 
-    edge = {"consistent": "#2b7a2b", "close": "#7a8f1c", "partly": "#b07d00", "differs": "#b22222", "no data": "0.5"}
+    edge = {"consistent": "#2b7a2b", "close": "#7a8f1c", "partly": "#b07d00", "inconclusive": "#4a5f8f",
+            "differs": "#b22222", "no data": "0.5"}
     n = len(rows)
     height = 0.24 * n + 1.2
     fig = plt.figure(figsize=(7.0, height), layout="none")

@@ -13,12 +13,14 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import pandas as pd
 
 from .results import results_path
-from .verdicts import NO_DATA, VERDICTS, Judgement, verdict_table
+from .verdicts import DIFFERS, NO_DATA, VERDICT_COLORS, VERDICTS, Judgement, verdict_table
 
 COLUMNS = ["chapter", "title", "preset", "claim", "paper", "ours", "verdict", "reason", "scale", "section", "judgement",
            "claimant", "basis", "data_paper", "data_verdict", "diagnosis"]
@@ -142,3 +144,138 @@ def deviations(board: pd.DataFrame, width: int = 58) -> pd.DataFrame:
             out.append({"label": text, "value": value, "lo": lo, "hi": hi,
                         "verdict": d.get("verdict", NO_DATA), "chapter": r.chapter, "header": header})
     return pd.DataFrame(out, columns=["label", "value", "lo", "hi", "verdict", "chapter", "header"])
+
+
+# --------------------------------------------------------------------------- the bottom line
+def _paper_counts(board: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`tally` that count the papers' claims (all
+    papers, then each), renamed for the landing page."""
+    tally_rows = tally(board)
+    keep = tally_rows[tally_rows["chapter"].str.startswith(("all chapters", "… "))].copy()
+    keep["chapter"] = [("all three papers" if c == "all chapters: the papers' claims" else
+                        "our own hypotheses (apart)" if c == "all chapters: our own hypotheses" else
+                        c.removeprefix("… ").removesuffix("'s claims")) for c in keep["chapter"]]
+    return keep.rename(columns={"chapter": "claims of"})
+
+
+def _deviation(judgement: Mapping[str, Any]) -> float:
+    """How far our estimate lies from the paper's value in units of the stated tolerance (the
+    largest over a claim's parts; :meth:`grokkit.book.verdicts.Judgement.deviation`); NaN when the
+    row has no such number."""
+    j = Judgement.from_dict(judgement)
+    if j.parts:
+        values = [v for v in (_deviation(p.as_dict()) for _, p in j.parts) if not math.isnan(v)]
+        return max(values) if values else math.nan
+    return abs(j.deviation(j.ours.value)) if j.ours is not None else math.nan
+
+
+def disagreements(board: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The papers' claims that differ from our runs, largest deviation first (in units of the
+    tolerance each chapter stated; rows without one last), at most ``n``."""
+    rows = board[(board["verdict"] == DIFFERS) & ~board["claimant"].map(is_ours)].copy()
+    rows["deviation"] = [_deviation(j or {}) for j in rows["judgement"]]
+    rows["context"] = [_context(board, i) for i in rows.index]
+    rows["_order"] = rows["deviation"].fillna(-1.0)
+    return rows.sort_values("_order", ascending=False, kind="stable").drop(columns="_order").head(n)
+
+
+def _context(board: pd.DataFrame, i: Any) -> str:
+    """For a row that continues the one above it (its claim starts with "…"), the claim it
+    continues (the nearest row above in the same chapter that does not start with "…"); else ''."""
+    claims = board["claim"].astype(str)
+    if not claims[i].startswith(("…", "...")):
+        return ""
+    above = board.loc[:i].iloc[:-1]
+    above = above[(above["chapter"] == board.loc[i, "chapter"]) & ~claims[above.index].str.startswith(("…", "..."))]
+    return str(above["claim"].iloc[-1]) if len(above) else ""
+
+
+def _has_label(chapter: str, label: str) -> bool:
+    """Whether the chapter's source (``chapters/<chapter>.ipynb`` or ``.md`` in the project) holds
+    the MyST label ``label``; True when the source cannot be found (the link is given)."""
+    from .results import project_root
+
+    root = project_root()
+    sources = [root / "chapters" / f"{chapter}{suffix}" for suffix in (".ipynb", ".md")] if root else []
+    found = [p for p in sources if p.is_file()]
+    if not found:
+        return True
+    return any(f"({label})=" in p.read_text(encoding="utf-8") for p in found)
+
+
+def _chapter_number(chapter: str) -> str:
+    head = chapter.split("_", 1)[0]
+    return str(int(head)) if head.isdigit() else chapter
+
+
+def bottom_line(results_dir: str | os.PathLike[str] | None = None, *, base: str = "", n: int = 5):
+    """The book's result in a few lines, for the landing page, computed from every chapter's
+    verdict JSON: the papers' claims per verdict (our own hypotheses apart), per paper, and the
+    largest disagreements with links to the section that measures each and to where the chapter
+    says why we differ (``sec-chN-why-we-differ``). ``base``: the way from the page to the book's
+    root."""
+    from IPython.display import HTML
+
+    board = load(results_dir)
+    if board.empty:
+        return HTML("<p><b>No verdicts yet.</b> Build the book (or execute the chapters): each chapter writes its "
+                    "verdicts to <code>results/&lt;chapter&gt;.json</code>, and this page sums them up.</p>")
+    counts = _paper_counts(board)
+    papers = board[~board["claimant"].map(is_ours)]
+    ours = board[board["claimant"].map(is_ours)]
+
+    def badge(verdict: str, k: int) -> str:
+        return (f'<span style="background:{VERDICT_COLORS.get(verdict, "#eee")};padding:0 0.35em;border-radius:3px;'
+                f'white-space:nowrap"><b>{k}</b> {html.escape(verdict)}</span>')
+
+    def spread(rows: pd.DataFrame) -> str:
+        return ", ".join(badge(v, int((rows["verdict"] == v).sum())) for v in VERDICTS if (rows["verdict"] == v).any())
+
+    presets = sorted(set(board["preset"]) - {""})
+    scale = (f" At the <code>{html.escape(', '.join(presets))}</code> preset"
+             + (", fewer seeds and shorter budgets than the papers'; each row says its scale." if presets == ["book"]
+                else "; each row says its scale.")) if presets else ""
+    chapters = board["chapter"].nunique()
+    out = [f'<div class="grokkit-bottom-line"><p><b>The book re-runs {len(papers)} claims of the three papers '
+           f"in {chapters} chapters:</b> {spread(papers)}.{scale}"]
+    if len(ours):
+        out.append(f" Our own hypotheses, counted apart: {spread(ours)}.")
+    out.append("</p>")
+    verdict_cols = [v for v in VERDICTS if counts[v].sum() > 0]
+    if len(counts) > 1 or len(ours):
+        head = "".join(f'<th style="background:{VERDICT_COLORS.get(v, "")}">{html.escape(v)}</th>' for v in verdict_cols)
+        body = "".join(
+            "<tr><td>" + html.escape(r["claims of"]) + "</td>" + "".join(f"<td>{int(r[v])}</td>" for v in verdict_cols)
+            + f"<td>{int(r['claims'])}</td></tr>" for _, r in counts.iterrows())
+        out.append('<table class="grokkit-tally" style="font-size:0.9em;border-collapse:collapse;margin-bottom:1em">'
+                   f"<thead><tr><th>claims of</th>{head}<th>claims</th></tr></thead><tbody>{body}</tbody></table>")
+    worst = disagreements(board, n)
+    if len(worst):
+        more = int((papers["verdict"] == "differs").sum()) - len(worst)
+        out.append("<p><b>The largest disagreements</b> (ours against the paper's value, in units of the tolerance "
+                   "the chapter stated before reading any result):</p><ol>")
+        for r in worst.itertuples():
+            page = f"{base}chapters/{r.chapter}.html"
+            section = str(r.section or "")
+            claim = f'<a href="{html.escape(page)}{"#" + html.escape(section) if section else ""}">{html.escape(str(r.claim))}</a>'
+            if r.context:
+                claim = f'<span style="color:#555">{html.escape(r.context)}</span> {claim}'
+            who = f"chapter {_chapter_number(r.chapter)}" + (f", {html.escape(str(r.claimant))}" if r.claimant else "")
+            dev = f"; {r.deviation:.1f} tolerances off" if not math.isnan(r.deviation) else ""
+            why = ""
+            if isinstance(r.diagnosis, str) and r.diagnosis:
+                anchor = f"sec-ch{_chapter_number(r.chapter)}-why-we-differ"
+                link = (f' <a href="{html.escape(page)}#{anchor}">Why we differ →</a>'
+                        if _has_label(r.chapter, anchor) else "")
+                why = f'<br><span style="font-size:0.9em;color:#444">{html.escape(r.diagnosis)}{link}</span>'
+            out.append(f"<li>{claim} ({who}): paper {html.escape(str(r.paper))}; ours {html.escape(str(r.ours))}{dev}.{why}</li>")
+        out.append("</ol>")
+        if more > 0:
+            out.append(f"<p>{more} more of the papers' claims differ. ")
+        else:
+            out.append("<p>")
+    else:
+        out.append("<p>None of the papers' claims differs from our runs. ")
+    out.append(f'Every claim, with its numbers and the reason for its verdict, is on the '
+               f'<a href="{html.escape(base)}pages/scoreboard.html">scoreboard</a>.</p></div>')
+    return HTML("".join(out))

@@ -1,16 +1,19 @@
-"""The book build: pages that summarise the chapters are executed after the chapters,
-MathJax is loaded on every page (chapter titles in the navigation hold math), and the pages
-load without a JavaScript error (the browser test, tests/test_browser.py, checks it).
+"""The book build: pages that summarise the chapters are executed after the chapters, the
+files the pages write (downloads, the explorer's data) are copied into the output, MathJax is
+loaded on every page (chapter titles in the navigation hold math), and the pages load without a
+JavaScript error (the browser test, tests/book/test_browser.py, checks it).
 
 Jupyter Book executes each notebook while Sphinx reads it, and Sphinx reads pages in
-sorted order. The scoreboard, the run explorer and the re-run page read what the
-chapters write during the same build (verdict JSON, run manifests), so they must be
+sorted order. The landing page, the scoreboard, the run explorer and the re-run page read
+what the chapters write during the same build (verdict JSON, run manifests), so they must be
 read last wherever they sit in the table of contents. ``_config.yml`` loads this
 module as a Sphinx extension and lists those pages in ``grokkit_summary_pages``.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 
@@ -25,18 +28,25 @@ def _summaries_outdated(app: Any, env: Any, added: set, changed: set, removed: s
     return [name for name in app.config.grokkit_summary_pages if name in env.found_docs]
 
 
-#: ipywidgets 8 typesets widget labels with MathJax 2's ``MathJax.Hub.Queue``; the book ships
-#: MathJax 3, which has no ``Hub``. This gives MathJax 3 a ``Hub`` before the widget manager
-#: renders (it renders on "load", after DOMContentLoaded).
-MATHJAX2_HUB_SHIM = """document.addEventListener("DOMContentLoaded", function () {
-  var mj = window.MathJax;
-  if (mj && !mj.Hub) {
-    mj.Hub = {Queue: function (job) {
-      var el = job && job[2];
-      if (el && window.MathJax.typesetPromise) { window.MathJax.typesetPromise([el]).catch(function () {}); }
-    }};
-  }
-});"""
+def _site_folder(app: Any, config: Any) -> None:
+    """Create ``<results>/site`` and copy it into the HTML output (``html_extra_path``).
+
+    The pages write their downloads and the explorer's data there while the build executes them
+    (:mod:`grokkit.book.downloads`); Sphinx copies the extra paths into the output when it has
+    written every page, so files written during the build are in the book. A missing extra path
+    is a warning (an error under ``-W``), hence the folder is made here, before the build reads
+    anything. The results folder is the one the pages write to: ``$GROKKIT_RESULTS``, else the
+    book's ``results/``.
+    """
+    from .downloads import SITE_FOLDER
+    from .results import project_root
+
+    env = os.environ.get("GROKKIT_RESULTS")
+    src = Path(app.srcdir)
+    site = (Path(env) if env else (project_root(src) or src) / "results") / SITE_FOLDER
+    site.mkdir(parents=True, exist_ok=True)
+    if str(site) not in [str(p) for p in config.html_extra_path]:
+        config.html_extra_path = [*config.html_extra_path, str(site)]
 
 
 def _unique_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
@@ -62,9 +72,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("grokkit_summary_pages", [], "env")
     app.connect("env-get-outdated", _summaries_outdated)
     app.connect("env-before-read-docs", _summaries_last)
+    app.connect("config-inited", _site_folder)
     # MathJax on every page, not only on pages with formulas: chapter titles hold math and
     # appear in every page's navigation.
     app.set_html_assets_policy("always")
-    app.add_js_file(None, body=MATHJAX2_HUB_SHIM)
     app.connect("html-page-context", _unique_scripts, priority=900)
     return {"parallel_read_safe": False, "parallel_write_safe": True}

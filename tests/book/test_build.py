@@ -23,3 +23,27 @@ def test_book_builds_strictly(built_book) -> None:
     assert proc.returncode == 0, f"jupyter-book build failed (exit {proc.returncode}):\n{log[-15000:]}"
     for f in files:
         assert (html / f"{f}.html").is_file(), f"no HTML page for {f} in {html}"
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_build_holds_what_the_pages_wrote(built_book) -> None:
+    """The files the pages write while the book builds are copied into the output: the explorer's
+    data of every chapter with a run manifest, the verdicts as CSV and JSON; and the landing page
+    opens with the bottom line, above the rest of the introduction."""
+    from grokkit.book import explorer
+
+    proc, html = built_book
+    assert proc.returncode == 0, "the book did not build; see test_book_builds_strictly"
+    chapters = list(explorer.load_manifests())
+    assert chapters, "no run manifest in results/ after the build"
+    for chapter in chapters:
+        data = html / "explorer" / f"{chapter}.js"
+        assert data.is_file() and data.stat().st_size > 0, f"no explorer data for {chapter} in the build"
+    for name in ("verdicts.csv", "verdicts.json"):
+        assert (html / "downloads" / name).is_file(), f"no downloads/{name} in the build"
+    intro = (html / "intro.html").read_text(encoding="utf-8")
+    assert "grokkit-bottom-line" in intro and "claims of the three papers" in intro
+    assert intro.index("grokkit-bottom-line") < intro.index('id="grokking-in-one-paragraph"')
+    explorer_page = (html / "pages" / "explorer.html").read_text(encoding="utf-8")
+    assert "grokkitExplorer.mount(" in explorer_page and "needs a running Jupyter kernel" not in explorer_page

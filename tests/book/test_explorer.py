@@ -1,4 +1,5 @@
-"""The run explorer (grokkit.explorer): cell selection, figure, messages and the widget.
+"""The run explorer (grokkit.book.explorer): cells, the panel's data, the book's data files and
+the panel itself (its script checked by node, and driven in Chromium when one is installed).
 
 A handful of tiny runs (p = 13, a few hundred steps) is trained once into a temporary store;
 two chapters' manifests are written next to it with :func:`grokkit.book.results.write_manifest`.
@@ -7,6 +8,8 @@ two chapters' manifests are written next to it with :func:`grokkit.book.results.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +49,7 @@ def world(tmp_path_factory):
     b = Design()
     for s in SEEDS:
         b.add("ghost", tiny(s, max_steps=700), rho=0.5, optimizer="adamw")
-    write_manifest(b, root / "results", "99_b", "B. Nothing trained")
+    write_manifest(b, root / "results", "99_b", "B. Nothing trained </script>")
     return store, root / "results"
 
 
@@ -54,7 +57,7 @@ def manifest(results_dir: Path, chapter: str = "98_a") -> dict:
     return explorer.load_manifests(results_dir)[chapter]
 
 
-# --------------------------------------------------------------------------- pure functions
+# --------------------------------------------------------------------------- cells
 def test_manifests_and_cells(world):
     store, results = world
     manifests = explorer.load_manifests(results)
@@ -74,52 +77,24 @@ def test_selecting_a_cell_gives_its_runs(world):
     assert view.missing == 0 and set(view.trajectories["key"]) == expected
     assert view.counts["runs"] == 2 and sum(view.counts[s] for s in ("grokked", "censored", "diverged")) == 2
     assert "lr = 1e-2: 2 runs" in view.summary
+    if view.counts["grokked"] == 2:  # a Kaplan-Meier median with its CI
+        assert view.ci[0] <= view.median_t_grok <= view.ci[1] and "Kaplan–Meier" in view.summary
     # float values match up to round-off; unknown labels and values are named in the error
     assert set(explorer.cell_view(manifest(results), "lr", {"lr": 0.01 + 1e-15}, store).keys) == expected
     with pytest.raises(ValueError, match="rho= is not a label"):
         explorer.cell_view(manifest(results), "lr", {"rho": 1.0}, store)
 
 
-def test_markers_for_t_mem_and_t_grok(world):
-    store, results = world
-    views = [explorer.cell_view(manifest(results), "lr", {"lr": lr}, store) for lr in LRS]
-    n_grokked = sum(v.counts["grokked"] for v in views)
-    assert n_grokked >= 1, "the tiny runs were chosen so that at least one groks"
-    for view in views:
-        fig = view.figure
-        assert fig is not None
-        axes = fig.axes
-        assert [ax.get_ylabel() for ax in axes] == ["test accuracy", "weight norm ‖W‖", "logit scale L"]
-        assert axes[-1].get_xlabel() == "step"
-        n_mem = int(view.runs["t_mem"].notna().sum())
-        for ax in axes:
-            stars = [ln for ln in ax.lines if ln.get_marker() == "*"]
-            circles = [ln for ln in ax.lines if ln.get_marker() == "o"]
-            assert len(stars) == view.counts["grokked"]
-            assert len(circles) == n_mem
-        # the stars sit at T_grok on the test-accuracy curve, at or above the grok threshold
-        grokked = view.runs[view.runs["status"] == "grokked"]
-        xs = sorted(float(ln.get_xdata()[0]) for ln in axes[0].lines if ln.get_marker() == "*")
-        assert xs == sorted(grokked["t_grok"].astype(float))
-        for ln in (ln for ln in axes[0].lines if ln.get_marker() == "*"):
-            assert ln.get_ydata()[0] >= 0.5
-        legend = [t.get_text() for t in fig.legends[0].get_texts()]
-        assert any("T_{mem}" in t for t in legend) and any("T_{grok}" in t for t in legend)
-        assert len(explorer.figure_png(fig)) > 1000
-    log = explorer.cell_view(manifest(results), "lr", {"lr": 1e-2}, store, logx=True)
-    assert log.figure.axes[-1].get_xscale() == "log"
-
-
 def test_missing_records_and_empty_cells(world):
     store, results = world
     partial = explorer.cell_view(manifest(results), "partial", {"wd": 1.0}, store)
-    assert partial.missing == 1 and len(partial.runs) == 1 and partial.figure is not None
+    assert partial.missing == 1 and len(partial.runs) == 1
     assert "1 of the cell's 2 runs are missing from the run store" in partial.summary
     ghost = explorer.cell_view(manifest(results, "99_b"), "ghost", {"rho": 0.5}, store)
-    assert ghost.figure is None and ghost.missing == 2 and ghost.runs.empty
+    assert ghost.missing == 2 and ghost.runs.empty
     assert "None of the 2 runs of this cell" in ghost.summary and "run store" in ghost.summary
     empty = explorer.cell_view(manifest(results, "99_b"), "ghost", {"optimizer": "sgd"}, store)
-    assert empty.figure is None and empty.keys == [] and "No runs in this cell" in empty.summary
+    assert empty.keys == [] and "No runs in this cell" in empty.summary
 
 
 def test_no_manifests_message(tmp_path, world):
@@ -128,8 +103,9 @@ def test_no_manifests_message(tmp_path, world):
     (tmp_path / "bad.runs.json").write_text("{not json")
     text = explorer.no_manifests_message(tmp_path)
     assert "No run manifests found" in text and "build the book" in text and "bad.runs.json" in text
-    w = grokkit.explore(tmp_path / "nowhere", store)
-    assert "No run manifests found" in w.children[0].value
+    panel = grokkit.explore(tmp_path / "nowhere", store)
+    assert "No run manifests found" in panel.message and "No run manifests found" in panel._repr_html_()
+    assert "No run manifests found" in explorer.book_panel(tmp_path / "nowhere", store).message
 
 
 def test_format_value():
@@ -138,45 +114,91 @@ def test_format_value():
         ["1.00", "1e-3", "2.5e-4", "59", "59", "0.30"]
     assert [f("weight_decay", 1.0), f("optimizer", "sgd"), f("layernorm", True), f("x", None)] == \
         ["1", "sgd", "True", "none"]
+    # two values that would read the same get more digits, so every option can be told apart
+    assert explorer.format_values("rho", [0.85, 0.851, 1.0]) == ["0.85", "0.851", "1.00"]
 
 
-# --------------------------------------------------------------------------- the widget
-def _find(widget, kind: str, description: str | None = None) -> list:
-    found = []
-    if type(widget).__name__ == kind and (description is None or widget.description == description):
-        found.append(widget)
-    for child in getattr(widget, "children", ()):
-        found += _find(child, kind, description)
-    return found
+# --------------------------------------------------------------------------- the panel's data
+def test_thin_keeps_t_mem_t_grok_and_the_evaluation_before_each():
+    steps = list(range(0, 50_000, 10))
+    traj = {"step": steps, "test_acc": [min(1.0, s / 40_000) for s in steps]}
+    keep = {12_340, 37_770}
+    out = explorer.thin(traj, keep, max_points=60)
+    assert len(out["step"]) <= 60 + 2 * len(keep) + 2
+    for t in keep:
+        assert t in out["step"] and t - 10 in out["step"]
+    assert out["step"][0] == 0 and out["step"][-1] == steps[-1] and out["step"] == sorted(out["step"])
+    short = {"step": [0, 10, 20], "test_acc": [0.0, 0.5, 1.0]}
+    assert explorer.thin(short, {20}) == short
 
 
-def test_widget_builds_and_redraws(world):
+def test_chapter_data_reaches_every_cell(world):
     store, results = world
-    w = grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=3e-3)
-    (lr,) = _find(w, "Dropdown", "lr")
-    (image,) = _find(w, "Image")
-    (summary,) = _find(w, "HTML")
-    assert [label for label, _ in lr.options] == ["3e-3", "1e-2"] and lr.value == 3e-3
-    before, text = bytes(image.value), summary.value
-    assert before.startswith(b"\x89PNG") and "lr = 3e-3" in text
-    lr.value = 1e-2
-    assert bytes(image.value) != before and "lr = 1e-2" in summary.value
-    # another sweep brings its own label dropdowns; another chapter its own sweeps
-    (sweep,) = _find(w, "Dropdown", "sweep")
-    sweep.value = "partial"
-    assert _find(w, "Dropdown", "lr") == [] and len(_find(w, "Dropdown", "wd")) == 1
-    assert "missing from the run store" in summary.value
-    (chapter,) = _find(w, "Dropdown", "chapter")
-    chapter.value = "99_b"
-    assert sweep.value == "ghost" and {d.description for d in _find(w, "Dropdown")} >= {"ρ", "optimizer"}
-    assert "None of the 2 runs" in summary.value and image.layout.display == "none"
-    (logx,) = _find(w, "Checkbox")
-    chapter.value = "98_a"
-    logx.value = True
-    assert image.layout.display is None and "runs" in summary.value
+    data = explorer.chapter_data(manifest(results), store)
+    assert data["chapter"] == "98_a" and data["title"] == "A. Tiny learning rates"
+    assert [s["name"] for s in data["sweeps"]] == ["lr", "partial"]
+    lr = data["sweeps"][0]
+    assert lr["labels"] == ["lr"] and lr["names"] == ["lr"] and lr["values"] == [["3e-3", "1e-2"]]
+    assert [c["at"] for c in lr["cells"]] == [[0], [1]]
+    for cell, value in zip(lr["cells"], LRS[::-1]):
+        view = explorer.cell_view(manifest(results), "lr", {"lr": value}, store)
+        assert cell["keys"] == list(view.runs["key"]) and cell["summary"] == view.summary
+        assert cell["counts"] == view.counts and cell["missing"] == 0 and cell["n"] == 2
+        if np.isfinite(view.median_t_grok):
+            assert cell["median"] == pytest.approx(view.median_t_grok, rel=1e-5)
+        else:
+            assert cell["median"] is None
+    partial = data["sweeps"][1]["cells"][0]
+    assert partial["missing"] == 1 and len(partial["keys"]) == 1
+    # each stored run once, thinned, its T_mem and T_grok among its steps
+    assert set(data["runs"]) == {tiny(s, lr).key for lr in LRS for s in SEEDS}
+    for key, run in data["runs"].items():
+        record = store.load(key)
+        assert run["seed"] == record["config"]["seed"] and run["status"] == record["summary"]["status"]
+        assert set(run) >= {"step", "test_acc", "train_acc", "norm", "logit_scale", "t_mem", "t_grok", "thr"}
+        assert len(run["step"]) <= explorer.MAX_POINTS + 8 and all(len(run[k]) == len(run["step"]) for k in explorer.SERIES)
+        for t in (run["t_mem"], run["t_grok"]):
+            assert t is None or t in run["step"]
+    ghost = explorer.chapter_data(manifest(results, "99_b"), store)
+    assert ghost["runs"] == {} and ghost["sweeps"][0]["cells"][0]["keys"] == []
+    assert "None of the 2 runs" in ghost["sweeps"][0]["cells"][0]["summary"]
 
 
-def test_widget_rejects_bad_selection(world):
+def test_live_panel_inlines_every_chapter(world):
+    store, results = world
+    panel = grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=1e-2)
+    html = panel._repr_html_()
+    assert explorer.PANEL_JS in html and "grokkitExplorer.mount(" in html
+    assert set(panel.data) == {"98_a", "99_b"} and [c["chapter"] for c in panel.chapters] == ["98_a", "99_b"]
+    assert panel.initial == {"chapter": "98_a", "sweep": "lr", "labels": {"lr": "1e-2"}}
+    # a title with "</script>" cannot end the data's script element
+    assert "B. Nothing trained <\\/script>" in html and "B. Nothing trained </script>" not in html
+    assert panel.weight["panel"] == len(html.encode())
+    assert grokkit.explore(results, store).initial == {"chapter": "98_a", "sweep": "lr", "labels": {"lr": "3e-3"}}
+
+
+def test_book_panel_writes_one_data_file_per_chapter(world, tmp_path):
+    store, results = world
+    site = results / "site" / "explorer"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "97_gone.js").write_text("// a chapter without a manifest any more")
+    panel = explorer.book_panel(results, store, chapter="98_a", sweep="partial")
+    assert sorted(p.name for p in site.glob("*.js")) == ["98_a.js", "99_b.js"]
+    assert [(c["chapter"], c["file"]) for c in panel.chapters] == [("98_a", "98_a.js"), ("99_b", "99_b.js")]
+    html = panel._repr_html_()
+    assert '"base":"../explorer/"' in html and '"hash":true' in html and not panel.data
+    text = (site / "98_a.js").read_text()
+    prefix = '(window.grokkitExplorerData=window.grokkitExplorerData||{})["98_a"]='
+    assert text.startswith(prefix) and panel.chapters[0]["bytes"] == len(text.encode())
+    assert json.loads(text[len(prefix):].rstrip().rstrip(";")) == explorer.chapter_data(manifest(results), store)
+    assert panel.initial == {"chapter": "98_a", "sweep": "partial", "labels": {"wd": "1"}}
+    # lenient: a selection the manifests lack falls back to the first cell
+    assert explorer.book_panel(results, store, chapter="02_x", sweep="dense", rho=1.0).initial["chapter"] == "98_a"
+    note = explorer.weight_note(panel)
+    assert "kB" in note and "A: " in note
+
+
+def test_panel_rejects_bad_selection(world):
     store, results = world
     with pytest.raises(ValueError, match="chapter='03_x'"):
         grokkit.explore(results, store, chapter="03_x")
@@ -186,19 +208,73 @@ def test_widget_rejects_bad_selection(world):
         grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=0.5)
 
 
+def test_lenient_selection_falls_back(world):
+    store, results = world
+    p = grokkit.explore(results, store, chapter="02_pinned_norm_law", sweep="dense", rho=1.0, strict=False)
+    assert p.initial == {"chapter": "98_a", "sweep": "lr", "labels": {"lr": "3e-3"}}
+    p = grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=0.5, strict=False)
+    assert p.initial["labels"] == {"lr": "3e-3"}
+
+
 def test_lazy_export():
     # grokkit.explore stays the function after the module behind it is imported
     assert callable(grokkit.explore) and grokkit.explore is explorer.explore
-    code = "import sys, grokkit; assert 'ipywidgets' not in sys.modules and 'grokkit.explorer' not in sys.modules"
+    code = ("import sys, grokkit; assert 'ipywidgets' not in sys.modules and 'grokkit.book.explorer' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert json.loads(json.dumps(explorer.describe_cell({"rho": 1.0, "lr": 1e-3}))) == "ρ = 1.00, lr = 1e-3"
-    assert np.isnan(explorer.CellView("c", "s", {}, [], None, None, 0, None, "").median_t_grok)
 
 
-def test_lenient_selection_falls_back(world):
+def test_panel_script_is_valid_javascript(tmp_path):
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("SKIPPED: no node to check the panel's script with")
+    path = tmp_path / "panel.js"
+    path.write_text(explorer.PANEL_JS)
+    proc = subprocess.run([node, "--check", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- the live panel in a browser
+def _chromium() -> str | None:
+    return os.environ.get("GROKKIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+def test_live_panel_works_in_chromium(world, tmp_path):
+    """The panel that grokkit.explore() shows in Jupyter, opened from disk: every control redraws."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("SKIPPED browser check: no Chromium found (install Debian's 'chromium' or set GROKKIT_CHROMIUM)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements.txt)")
     store, results = world
-    w = grokkit.explore(results, store, chapter="02_pinned_norm_law", sweep="dense", rho=1.0, strict=False)
-    assert _find(w, "Dropdown", "chapter")[0].value == "98_a"
-    assert _find(w, "Dropdown", "sweep")[0].value == "lr" and _find(w, "Dropdown", "lr")[0].value == 3e-3
-    w = grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=0.5, strict=False)
-    assert _find(w, "Dropdown", "lr")[0].value == 3e-3
+    page_file = tmp_path / "live.html"
+    page_file.write_text("<!doctype html><meta charset='utf-8'><body>"
+                         + grokkit.explore(results, store, chapter="98_a", sweep="lr", lr=3e-3)._repr_html_() + "</body>")
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "about:"))
+                       else (problems.append(r.request.url), r.abort()))
+            page.goto(page_file.as_uri())
+            page.wait_for_selector(".gkx svg")
+            svg = lambda: page.inner_html(".gkx .gkx-figure")  # noqa: E731
+            first = svg()
+            assert first.count("<polyline") >= 2 * 4 and "lr = 3e-3" in page.inner_text(".gkx-summary")
+            page.select_option("select[data-label=lr]", label="1e-2")
+            second = svg()
+            assert second != first and "lr = 1e-2" in page.inner_text(".gkx-summary")
+            page.check(".gkx-log")
+            assert svg() != second and "log scale" in svg()
+            page.select_option(".gkx-sweep", label="partial (1 cell)")
+            assert page.locator("select[data-label=wd]").count() == 1 and page.locator("select[data-label=lr]").count() == 0
+            assert "missing from the run store" in page.inner_text(".gkx-summary")
+            page.select_option(".gkx-chapter", "99_b")
+            page.wait_for_function("document.querySelector('.gkx').dataset.chapter === '99_b'")
+            assert "None of the 2 runs" in page.inner_text(".gkx-summary") and page.locator(".gkx svg").count() == 0
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -1,6 +1,6 @@
-"""The summary pages (scoreboard, explorer, re-run) before any chapter has run: a new user's
-first look, with an empty results folder and an empty run store. They must execute and say
-that there is nothing yet, never fail. With results they are exercised by the book build."""
+"""The summary pages (landing page, scoreboard, explorer, re-run) before any chapter has run: a
+new user's first look, with an empty results folder and an empty run store. They must execute
+and say that there is nothing yet, never fail. With results they are exercised by the book build."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from conftest import ROOT
 
 papermill = pytest.importorskip("papermill")
 
-PAGES = ["scoreboard", "explorer", "rerun"]
+#: Each summary page, and what it must say when nothing has run yet.
+PAGES = {"intro": "No verdicts yet", "pages/scoreboard": "No verdicts yet", "pages/explorer": "No run manifests found",
+         "pages/rerun": ""}
 
 
 def _outputs_text(nb_path: Path) -> str:
@@ -23,7 +25,7 @@ def _outputs_text(nb_path: Path) -> str:
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"{nb_path.name}: error output {out.get('ename')}"
             data = out.get("data", {})
-            chunks.append("".join(data.get("text/markdown", "")) + "".join(data.get("text/plain", "")))
+            chunks += ["".join(data.get(kind, "")) for kind in ("text/markdown", "text/plain", "text/html")]
             chunks.append("".join(out.get("text", "")))
     return "\n".join(chunks)
 
@@ -34,11 +36,13 @@ def test_summary_page_with_nothing_run_yet(page: str, tmp_path: Path, store_dir:
     empty_results = tmp_path / "results"
     empty_results.mkdir()
     parameters = {"results_dir": str(empty_results)}
-    if page != "scoreboard":
+    if page not in ("intro", "pages/scoreboard"):
         parameters["store"] = str(store_dir)
-    out = tmp_path / f"{page}.ipynb"
-    papermill.execute_notebook(str(ROOT / "pages" / f"{page}.ipynb"), str(out), parameters=parameters,
-                               cwd=str(ROOT / "pages"), kernel_name="python3", progress_bar=False)
+    source = ROOT / f"{page}.ipynb"
+    out = tmp_path / source.name
+    papermill.execute_notebook(str(source), str(out), parameters=parameters, cwd=str(source.parent),
+                               kernel_name="python3", progress_bar=False)
     text = _outputs_text(out)
-    if page == "scoreboard":
-        assert "No verdicts yet" in text
+    assert PAGES[page] in text
+    # nothing was written where the book build would copy it from
+    assert not (empty_results / "site" / "downloads").exists() or not any((empty_results / "site" / "downloads").iterdir())
