@@ -92,7 +92,8 @@ def fill(V: Verdicts, ds: list[Diagnosis], unit: str = "cell") -> list[Diagnosis
 
 def pending(have: int, want: int, what: str = "deciding runs") -> str:
     """The outcome of a diagnosis whose deciding runs are not all in the store yet."""
-    return f"undecided: {have} of the {want} {what} are in the store so far (they train in the background)"
+    return (f"undecided: {have} of the {want} {what} are in the store so far (the chapter trains the rest when it "
+            "is run with training allowed)")
 
 
 def apply(V: Verdicts, diagnoses: Sequence[Diagnosis]) -> None:
