@@ -64,6 +64,21 @@ def run_costs(store: RunStore | str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["key", "steps", "device", "device_s", "core_s"])
 
 
+def rates(store: RunStore | str | None = None) -> dict[str, float]:
+    """Run-steps per second of wall time on the CPU, per model kind, measured from the store's own
+    CPU runs (their steps over their share of their batch's wall time): what a CPU machine like the
+    one that trained them gets. Models without CPU runs are absent."""
+    store = store if isinstance(store, RunStore) else RunStore(store)
+    costs = run_costs(store)
+    costs = costs[costs["device"].str.startswith("cpu")]
+    if costs.empty:
+        return {}
+    models = store.table(list(costs["key"]))[["key", "model"]]
+    merged = costs.merge(models, on="key")
+    sums = merged.groupby("model")[["steps", "device_s"]].sum()
+    return {m: float(r.steps / r.device_s) for m, r in sums.iterrows() if r.device_s > 0}
+
+
 def chapter_costs(results_dir: str | Path | None = None, store: RunStore | str | None = None,
                   cores: int = 2) -> pd.DataFrame:
     """Per chapter (from its run manifest): runs asked for, runs in the store, run-steps, the

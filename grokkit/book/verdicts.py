@@ -74,6 +74,28 @@ VERDICT_COLORS = {CONSISTENT: "#cfe8cf", CLOSE: "#e6f0c0", PARTLY: "#fbe7b5", IN
 BASES = ("text", "released data", "theory")
 #: z of a two-sided 95 % interval.
 Z95 = 1.959964
+#: The verdict policy in words, as the scoreboard page shows it (the module docstring says the same
+#: with the functions that carry out each rule).
+POLICY = """One policy governs every verdict row of every chapter:
+
+1. **Same condition.** The paper's value is taken at the condition we measured (the same modulus,
+   training fraction, evaluation grid, step of the reading, fitted range), or the row says why no
+   matched value exists (and is *no data*).
+2. **The paper's own uncertainty** is the interval we compare with: its CI as given; "± s over n
+   seeds" as the 95 % interval of a mean, ± 1.96 s/√n; a range as given; a rounded value as the
+   interval of its rounding.
+3. **Text or released data.** Where a paper's text and its released data disagree, the row judges
+   the claim as written and shows our verdict against the data beside it; the counts below use the
+   verdict as written. Every row says its basis: the text, the released data or a theory.
+4. **One-sided claims** ("at most 2 %", "concentrated") are judged one-sided.
+5. **Too wide to decide** is *inconclusive*, never consistent: our CI reaches the paper's value and
+   also leaves the tolerance band, so these seeds could not have told agreement from disagreement;
+   the row says about how many seeds per cell would decide it.
+6. **Whose claim.** Each row names the claim's owner: one of the papers, or the book itself (a
+   chapter's own hypothesis), and the book's hypotheses are counted apart from the papers' claims.
+
+Tolerances are stated by each chapter before any result is read; a verdict moves only through
+these rules or through more runs."""
 
 
 # ---------------------------------------------------------------- judgements

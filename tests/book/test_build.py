@@ -47,3 +47,22 @@ def test_build_holds_what_the_pages_wrote(built_book) -> None:
     assert intro.index("grokkit-bottom-line") < intro.index('id="grokking-in-one-paragraph"')
     explorer_page = (html / "pages" / "explorer.html").read_text(encoding="utf-8")
     assert "grokkitExplorer.mount(" in explorer_page and "needs a running Jupyter kernel" not in explorer_page
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_every_headline_result_has_its_row_or_says_why_not(built_book) -> None:
+    """The scoreboard's coverage: every headline result that grokkit.book.claims says a chapter
+    judges is found among the verdict rows the build wrote; the untested ones say why and what
+    testing them would cost; every row that does not simply agree carries a diagnosis."""
+    from grokkit.book import claims, costs, diagnoses, scoreboard
+
+    proc, _ = built_book
+    assert proc.returncode == 0, "the book did not build; see test_book_builds_strictly"
+    board = scoreboard.load(ROOT / "results")
+    coverage = claims.coverage(board, costs.rates())
+    assert "no row yet" not in set(coverage["status"]), coverage[coverage["status"] == "no row yet"]["claim"].tolist()
+    untested = coverage[coverage["status"] == "not tested"]
+    assert len(untested) and all(untested["why not tested"].str.len() > 0)
+    undiagnosed = board[board["verdict"].isin(diagnoses.NEEDS_DIAGNOSIS) & (board["diagnosis"].str.len() == 0)]
+    assert undiagnosed.empty, undiagnosed["claim"].tolist()

@@ -52,3 +52,28 @@ def test_chapter_costs_add_up_batches_from_provenance(tmp_path):
                                                        for p in store.rglob("*.json")), rel=1e-6)
     table = costs.chapter_costs(tmp_path / "results", store)
     assert list(table["chapter"]) == ["7. Tiny"] and int(table["runs"][0]) == 2 and int(table["run-steps"][0]) == 200
+
+
+def test_coverage_finds_each_headlines_row_and_costs_the_untested(tmp_path):
+    from grokkit.book import claims
+
+    V = verdicts.Verdicts("01_critical_norm", "1. The critical norm", "book", claimant="paper 1")
+    V.add("W_c at p = 59, train fraction 0.40", verdicts.compare(54.6, Estimate(55, 54.5, 55.5), tol=0.03), paper="54.6")
+    V.write(tmp_path)
+    cov = claims.coverage(scoreboard.load(tmp_path), {"mlp": 1000.0})
+    first = cov.iloc[0]
+    assert first["claim"] == "W_c at p = 59" and first["status"] == "consistent"
+    assert (cov["status"] == "no row yet").sum() == sum(h.tested for h in claims.HEADLINES) - 1
+    untested = cov[cov["status"] == "not tested"].set_index("claim")
+    h = next(h for h in claims.HEADLINES if not h.tested and h.model == "mlp")
+    assert untested.loc[h.claim, "cost (hours here)"] == pytest.approx(h.runs * h.steps / 1000 / 3600)
+    assert untested["why not tested"].str.len().min() > 0
+
+
+def test_measured_rates_per_model_come_from_the_stores_cpu_runs(tmp_path):
+    cfgs = [paper1(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=100, eval_schedule="every:50",
+                   stop_at_grok=False, seed=s) for s in range(2)]
+    sweep(cfgs, store=tmp_path / "store", progress=False, device="cpu")
+    rates = costs.rates(tmp_path / "store")
+    assert set(rates) == {"mlp"} and rates["mlp"] > 0
+    assert costs.rates(tmp_path / "empty") == {}
