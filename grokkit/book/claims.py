@@ -47,6 +47,7 @@ def _u(paper: str, where: str, claim: str, figure: str, why: str, runs: int, ste
 
 C1, C2, C3, C4, C5, C6 = ("01_critical_norm", "02_pinned_norm_law", "03_free_contraction_law", "04_sgd_vs_adamw",
                           "05_logit_scale", "06_layernorm")
+C7 = "07_three_laws"
 
 HEADLINES: tuple[Headline, ...] = (
     # ---------------------------------------------------------------- paper 1 (§1.6)
@@ -84,8 +85,8 @@ HEADLINES: tuple[Headline, ...] = (
        "needs the LayerNorm transformer at p = 71 and 97", 96, 8_000, "attn"),
     _u("paper 1", "§4", "Fourier concentration rises as the norm descends", "Gini of the embedding spectrum",
        "needs a Fourier metric of the embedding, which the runs do not record", 20, 8_000, "mlp"),
-    _u("paper 1", "§8", "A critical norm on sparse parity", "W_c 20.6; clamp 0.9 / 1.3 → 2687 / 6538.5",
-       "chapter 7's question (paper 1's E10 protocol)", 96, 10_000, "parity_mlp"),
+    _t("paper 1", "§8", "A critical norm on sparse parity", "W_c 20.6; clamp 0.9 / 1.3 → 2687 / 6538.5", C7,
+       "On sparse parity w_c ≈ 20.6"),
     # ---------------------------------------------------------------- paper 2 (§2.6)
     _t("paper 2", "Tab 1", "Dose law: α per unit norm, per modulus", "0.173 … 0.087", C5, "Dose law"),
     _t("paper 2", "Tab 1", "The exponential beats a power law and a saddle-node (ΔAIC)", "ΔAIC 0.4–6.4", C5,
