@@ -17,8 +17,12 @@ full batch, norm clamp on), ``attn`` and ``attn-noln`` (paper 1's one-layer atte
 with and without its parameter-free LayerNorms, p = 59, full batch) and ``encoder`` (paper 3's
 post-LN encoder, p = 97, minibatches of 512 drawn with replacement).
 
-On the CPU, grokkit's fused kernels (:mod:`grokkit.engine.kernels`) are used where they build; the
-header line says whether they are on, and ``GROKKIT_KERNELS=0`` times the step without them.
+On the CPU, every model but the parity MLP trains with its hand-written step (forward and backward
+without autograd, :mod:`grokkit.engine.models`) and grokkit's fused kernels
+(:mod:`grokkit.engine.kernels`) where they build; the header line says whether each is on.
+``GROKKIT_HAND_STEP=0`` times the autograd step instead, ``GROKKIT_KERNELS=0`` the step without the
+kernels. A single run (N = 1) of the attention models or the encoder splits its examples across two
+threads (:func:`grokkit.engine.shards.split_work`).
 
 Ratios, not seconds, are the point: absolute speed depends on the machine. Every figure is the
 best of ``--repeats`` timings (like ``timeit``): on a shared CPU the small steps of one run are
@@ -48,6 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from .engine import kernels  # noqa: E402
 from .engine.config import RunConfig  # noqa: E402
+from .engine.models import hand_step_wanted  # noqa: E402
 from .engine.protocols import paper1, paper3  # noqa: E402
 from .engine.shards import StepPool  # noqa: E402
 from .engine.tasks import make_run_data  # noqa: E402
@@ -305,8 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     peak = matmul_peak(device)
     fused = "on" if device.type == "cpu" and kernels.compiled() is not None else "off"
+    hand = "on" if device.type == "cpu" and hand_step_wanted() else "off"
     print(f"grokkit bench: device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
-          f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s; fused CPU kernels {fused}")
+          f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s; hand-written steps {hand}; "
+          f"fused CPU kernels {fused}")
     for name in args.models:
         bench_case(CASES[name], args.runs, args.steps, args.plain_runs, args.repeats, device, peak)
 

@@ -14,6 +14,7 @@ def test_the_bench_covers_every_model(capsys):
     out = capsys.readouterr().out
     for name in ("mlp", "attn", "attn-noln", "encoder"):
         assert f"== {name}:" in out
+    assert "hand-written steps on" in out
     assert out.count("% peak") == 8  # a header per model
 
 

@@ -24,22 +24,31 @@ The forwards are exact rewrites that skip work the output never reads:
 Gathers use ``index_select`` on a flattened ``[N * R, C]`` view: its backward is a
 fast index_add, unlike advanced indexing's.
 
-The MLP also has a hand-written training step, :meth:`MLP.loss_and_grads` (forward, loss
-and backward without autograd, a few runs at a time), which the trainer uses on the CPU; it
-equals autograd through :meth:`MLP.forward` up to float rounding (tests/test_fast_step.py). On
-a GPU the trainer keeps autograd: there a step is bound by kernel launches, and that path is the
-one tests/test_cuda.py checked against the CPU.
+The MLP, the attention model and the encoder also have a hand-written training step,
+``loss_and_grads`` (forward, loss and backward without autograd, in buffers kept from step to
+step, so that no step maps fresh memory), which the trainer uses on the CPU (``hand_written``);
+each equals autograd through its ``forward`` up to float rounding
+(tests/engine/test_fast_step.py). ``GROKKIT_HAND_STEP=0`` makes the trainer use autograd
+everywhere. The attention model's and the encoder's steps (:class:`PieceStep`) compute a run's
+examples in :data:`PIECES` fixed pieces, each piece's sums apart, so that a single run's pieces
+can go to different threads (:func:`grokkit.engine.shards.split_work`) and a run rounds the same
+whatever its batch, shard or threads (tests/engine/test_split_step.py). On a GPU the trainer
+keeps autograd: there a step is bound by kernel launches, and that path is the one
+tests/engine/test_cuda.py checked against the CPU.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from functools import partial
+from types import SimpleNamespace
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from . import kernels
+from . import kernels, shards
 from .config import RunConfig
 from .tasks import n_classes
 
@@ -82,6 +91,9 @@ class Model:
 
     counted: tuple[str, ...] = ()
     groups: dict[str, tuple[str, ...]] = {}
+    #: whether the model has a hand-written CPU training step, ``loss_and_grads(params, x, y,
+    #: temperature, loss)``: each run's mean loss ``[N]`` and the gradients of their sum
+    hand_written: bool = False
 
     def __init__(self, cfg: RunConfig) -> None:
         self.cfg = cfg
@@ -102,6 +114,190 @@ class Model:
                              f"expected one of {sorted(self.groups)}")
         return self.groups[group]
 
+    def _buffer(self, name: str, shape: tuple[int, ...] | torch.Size, like: torch.Tensor,
+                zero: bool = False) -> torch.Tensor:
+        """A work buffer kept from call to call (``zero``: zero-filled when first made)."""
+        ws = self.__dict__.setdefault("_workspace", {})
+        b = ws.get(name)
+        if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
+            b = ws[name] = (torch.zeros if zero else torch.empty)(shape, dtype=like.dtype, device=like.device)
+        return b
+
+    def _scratch(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A contiguous ``shape`` view of a flat work buffer kept from call to call, grown when too small
+        (one per name: the chunks of a step share it whatever their sizes)."""
+        ws = self.__dict__.setdefault("_workspace", {})
+        numel = math.prod(shape)
+        b = ws.get(name)
+        if b is None or b.numel() < numel or b.dtype != like.dtype or b.device != like.device:
+            b = ws[name] = torch.empty(numel, dtype=like.dtype, device=like.device)
+        return b[:numel].view(shape)
+
+
+def hand_step_wanted() -> bool:
+    """Whether ``GROKKIT_HAND_STEP`` lets the trainer use the models' hand-written CPU steps (unset: yes;
+    ``0``: autograd for every model)."""
+    value = os.environ.get("GROKKIT_HAND_STEP", "1").strip()
+    if value not in ("0", "1"):
+        raise ValueError(f"GROKKIT_HAND_STEP: must be 0 (autograd) or 1 (the hand-written steps), got {value!r}")
+    return value == "1"
+
+
+#: Pieces a run's examples are split into by the attention model's and the encoder's hand-written
+#: steps (fixed: a run's rounding must not depend on the threads that compute it).
+PIECES = 2
+
+
+def piece_bounds(m: int) -> list[tuple[int, int]]:
+    """The pieces of a run's ``m`` examples: ``[0, ceil(m / 2))`` and ``[ceil(m / 2), m)``."""
+    if m < PIECES:
+        return [(0, m)]
+    cuts = [(m * i + PIECES - 1) // PIECES for i in range(PIECES + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def work_plan(n: int, n_pieces: int, workers: int, per_chunk: int) -> list[list[tuple[int, int, int]]]:
+    """The pieces of ``n`` runs dealt to ``workers`` threads: for each, its chunks ``(piece, first run,
+    end run)`` of at most ``per_chunk`` consecutive runs' same piece. Pieces are ordered piece by
+    piece, then run by run, and each worker takes an equal run of them: one run on two workers
+    gives each one piece."""
+    units = [(s, r) for s in range(n_pieces) for r in range(n)]
+    workers = max(1, min(workers, len(units)))
+    plans = []
+    for w in range(workers):
+        chunks: list[tuple[int, int, int]] = []
+        for s, r in units[len(units) * w // workers:len(units) * (w + 1) // workers]:
+            if chunks and chunks[-1][0] == s and chunks[-1][2] == r and r - chunks[-1][1] < per_chunk:
+                chunks[-1] = (s, chunks[-1][1], r + 1)
+            else:
+                chunks.append((s, r, r + 1))
+        plans.append(chunks)
+    return plans
+
+
+def _modes_active() -> bool:
+    """Whether a torch dispatch or function mode is active in this thread (a FLOP counter, say): such
+    modes are per thread, so the step then stays in this one."""
+    return bool(torch._C._len_torch_dispatch_stack() or torch._C._len_torch_function_stack())
+
+
+def _heads(t: torch.Tensor, nh: int) -> torch.Tensor:
+    """``[N, R, d]`` rows split into heads, head-major: ``[N * nh, R, d / nh]`` (a copy)."""
+    n, r, d = t.shape
+    return t.view(n, r, nh, d // nh).transpose(1, 2).reshape(n * nh, r, d // nh)
+
+
+def _unheads(t: torch.Tensor, n: int) -> torch.Tensor:
+    """The inverse of :func:`_heads`: ``[N * nh, R, dh]`` to ``[N, R, nh * dh]`` (a copy)."""
+    nh_n, r, dh = t.shape
+    return t.view(n, nh_n // n, r, dh).transpose(1, 2).reshape(n, r, -1)
+
+
+class PieceStep(Model):
+    """The hand-written CPU step of the attention model and the encoder (``loss_and_grads``).
+
+    A step has three phases. The per-token tables (keys, values through W_O, scores ...) are
+    computed for every run at once. Then each run's examples, in :data:`PIECES` fixed pieces,
+    go forward and backward through attention, the MLP block, the unembedding and the loss, a
+    chunk of pieces at a time in buffers kept from step to step; every sum over a piece's
+    examples (a weight's gradient, a table's) is that piece's own, and the pieces' sums are added
+    at the end. With more than one intra-op thread the pieces are dealt to that many threads of
+    one intra-op thread each (:func:`grokkit.engine.shards.split_work`). Last, the tables'
+    gradients go back to the weights, for every run at once. Elementwise passes are fused kernels
+    (:func:`grokkit.engine.kernels.for_step`) or, with ``GROKKIT_KERNELS=0``, the same in torch
+    operations. Gradients are work buffers: valid until the next call.
+    """
+
+    hand_written = True
+
+    def _examples_per_chunk(self) -> int:
+        """Numbers per run and example of a chunk's widest activations."""
+        return self.cfg.d_hidden
+
+    @torch.no_grad()
+    def loss_and_grads(self, params: Weights, x: torch.Tensor, y: torch.Tensor, temperature: torch.Tensor,
+                       loss: str) -> tuple[torch.Tensor, Weights]:
+        """Each run's mean loss on ``(x, y)`` (logits over the run's temperature), ``[N]``, and the
+        gradients of their sum: what autograd gives through :meth:`forward`, to float rounding."""
+        if loss not in ("ce", "mse"):
+            raise ValueError(f"loss: unknown loss {loss!r}; expected 'ce' or 'mse'")
+        like = next(iter(params.values()))
+        n, m = x.shape[:2]
+        bounds = piece_bounds(m)
+        with shards.one_intra_op_thread() as threads:
+            ctx = SimpleNamespace(P=params, like=like, n=n, m=m, mse=loss == "mse", tau=temperature,
+                                  ops=kernels.for_step(like), gelu=kernels.for_mlp_step(like))
+            ctx.grads = {k: self._buffer("d" + k, v.shape, v) for k, v in params.items()}
+            ctx.bounds = bounds
+            self._tables(ctx)
+            self._pieces(ctx, x, y)
+            ctx.loss = self._buffer("loss_parts", (len(bounds), n), like)
+            per_chunk = max(1, (1 << 19) // (bounds[0][1] * self._examples_per_chunk()))
+            workers = 1 if _modes_active() else threads
+            plan = work_plan(n, len(bounds), workers, per_chunk)
+            shards.split_work([partial(self._chunks, ctx, chunks, w) for w, chunks in enumerate(plan)])
+            per_run = self._total(ctx.loss, torch.empty(n, dtype=like.dtype, device=like.device))
+            self._finish(ctx)
+        return per_run, ctx.grads
+
+    def _chunks(self, ctx: SimpleNamespace, chunks: list[tuple[int, int, int]], worker: int) -> None:
+        for s, r0, r1 in chunks:
+            self._chunk(ctx, s, r0, r1, f"@{worker}")
+
+    def _parts(self, ctx: SimpleNamespace, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+        """A buffer of every piece's partial sums of something ``shape`` per run: ``[pieces, N, *shape]``."""
+        return self._buffer("part_" + name, (len(ctx.bounds), ctx.n, *shape), ctx.like)
+
+    @staticmethod
+    def _total(parts: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The pieces' partial sums ``[pieces, ...]`` added up, in piece order, into ``out``."""
+        if parts.shape[0] == 1:
+            return out.copy_(parts[0])
+        torch.add(parts[0], parts[1], out=out)
+        for part in parts[2:]:
+            out.add_(part)
+        return out
+
+    def _gelu(self, ctx: SimpleNamespace, u: torch.Tensor, key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """GELU of ``u``: ``(act, saved)``, where ``saved`` is the slope (the fused float32 pass, in
+        place) or ``u`` itself (torch's exact GELU)."""
+        if ctx.gelu is not None:
+            slope = self._scratch("slope" + key, tuple(u.shape), u)
+            ctx.gelu.gelu_slope_(u, slope)
+            return u, slope
+        act = self._scratch("act" + key, tuple(u.shape), u)
+        torch.ops.aten.gelu.out(u, out=act)
+        return act, u
+
+    @staticmethod
+    def _gelu_back(ctx: SimpleNamespace, dact: torch.Tensor, saved: torch.Tensor,
+                   sums: torch.Tensor | None) -> torch.Tensor:
+        """GELU's backward in place on ``dact``, and (``sums``) each piece's column sums of the result."""
+        if ctx.gelu is not None:
+            ctx.gelu.gelu_grad_(dact, saved, sums if sums is not None else dact, sums is not None)
+            return dact
+        du = torch.ops.aten.gelu_backward.grad_input(dact, saved, grad_input=dact)
+        if sums is not None:
+            ctx.ops.col_sums(du, sums)
+        return du
+
+    @staticmethod
+    def _padded(ctx: SimpleNamespace, name: str, w: torch.Tensor, buf: Callable) -> torch.Tensor:
+        """``w / tau`` ``[N, ..., C]`` at an aligned width (a multiple of 16; the padded columns stay 0).
+
+        Skinny products run faster at an aligned width; and the logits' gradient ``dz``, kept at that
+        width, puts every piece of a chunk at a 64-byte boundary: MKL's products may round by the
+        alignment of their operands (measured: a piece at an offset of 1,352 bytes in a float64
+        chunk rounded otherwise than alone), and a piece must round the same in any chunk or batch.
+        Every other operand of a product, per piece or per run (and per head), has d, the hidden
+        width or the head width as its last axis, so it starts on a 64-byte boundary where those
+        are multiples of 16 (128, 512 and 32 in every model of the book); products of other shapes
+        are done as sums in kernels whose order is fixed."""
+        c = w.shape[-1]
+        out = buf(name, (*w.shape[:-1], c + (-c % 16)), w, zero=True)
+        torch.div(w, ctx.tau.view(-1, *([1] * (w.dim() - 1))), out=out[..., :c])
+        return out
+
 
 class MLP(Model):
     """Papers 1 and 2: shared embedding E (p x d), [E_a; E_b] -> W1 (2d x H) + b1 -> GELU
@@ -111,6 +307,7 @@ class MLP(Model):
     """
 
     counted = ("E", "W1", "W2")
+    hand_written = True
     # "features": E and W1 together, everything before the unembedding (what a LayerNorm before W2
     # makes the output blind to the scale of)
     groups = {"embed": ("E",), "hidden": ("W1",), "unembed": ("W2",), "features": ("E", "W1")}
@@ -233,15 +430,6 @@ class MLP(Model):
         torch.sum(dE2.view(n, 2, p, d), dim=1, out=grads["E"])
         return per_run, grads
 
-    def _buffer(self, name: str, shape: tuple[int, ...] | torch.Size, like: torch.Tensor,
-                zero: bool = False) -> torch.Tensor:
-        """A work buffer kept from call to call (``zero``: zero-filled when first made)."""
-        ws = self.__dict__.setdefault("_workspace", {})
-        b = ws.get(name)
-        if b is None or b.shape != tuple(shape) or b.dtype != like.dtype or b.device != like.device:
-            b = ws[name] = (torch.zeros if zero else torch.empty)(shape, dtype=like.dtype, device=like.device)
-        return b
-
     @staticmethod
     def _runs_per_chunk(per_run: int, device: torch.device) -> int:
         """Runs per chunk of the hidden layer: on the CPU, about 2**19 numbers (2 MB in float32)
@@ -251,7 +439,7 @@ class MLP(Model):
         return max(1, (torch.get_num_threads() << 19) // per_run)
 
 
-class Attention(Model):
+class Attention(PieceStep):
     """Paper 1's one-layer attention model on tokens [a, b, '='] (vocabulary p + 1).
 
     E (V x d), learned positions (3 x d), 4 heads Wq Wk Wv Wo (d x d), MLP Win (d x 4d)
@@ -260,6 +448,8 @@ class Attention(Model):
     input (all positions), the MLP input and the unembedding input; the residual
     stream adds un-normalised values. All nine matrices count in the norm.
     Init: N(0, 1/fan_in) for every matrix, positions 0.1 N(0, 1/d).
+
+    The CPU training step is :meth:`PieceStep.loss_and_grads`, written out below.
     """
 
     counted = ("E", "pos", "Wq", "Wk", "Wv", "Wo", "Win", "Wout", "U")
@@ -313,8 +503,111 @@ class Attention(Model):
         resid = resid + F.gelu(ln(resid) @ params["Win"]) @ params["Wout"]
         return ln(resid) @ params["U"]
 
+    # ------------------------------------------------------------ the training step, by hand (PieceStep)
+    def _tables(self, ctx: SimpleNamespace) -> None:
+        """Per-token tables of every run: rows ``[a's tokens; b's tokens; '=']`` (R = 2p + 1) of the
+        input X, its LN Xn, keys, values through W_O per head ``VO [N, H, R, d]``, scores ``S [N, R, H]``."""
+        P, buf, like = ctx.P, self._buffer, ctx.like
+        E, pos = P["E"], P["pos"]
+        n, v, d = E.shape
+        p, nh = v - 1, self.cfg.n_heads
+        dh, r = d // nh, 2 * v - 1
+        ctx.p, ctx.d, ctx.nh, ctx.dh, ctx.R, ctx.C = p, d, nh, dh, r, P["U"].shape[-1]
+        X = buf("X", (n, r, d), like)
+        torch.add(E[:, :p], pos[:, 0:1], out=X[:, :p])
+        torch.add(E[:, :p], pos[:, 1:2], out=X[:, p:2 * p])
+        torch.add(E[:, p], pos[:, 2], out=X[:, 2 * p])
+        if self.cfg.layernorm:
+            Xn, ctx.Xmean, ctx.Xrstd = torch.native_layer_norm(X, [d], None, None, 1e-5)
+        else:
+            Xn = X
+        ctx.X, ctx.Xn = X, Xn
+        ctx.q = torch.bmm(Xn[:, 2 * p:], P["Wq"])  # [N, 1, d]: the query, from '=' only
+        Kt = torch.bmm(Xn, P["Wk"], out=buf("Kt", (n, r, d), like))
+        ctx.Kh = _heads(Kt, nh)  # [N * H, R, dh]
+        ctx.Vh = _heads(torch.bmm(Xn, P["Wv"], out=buf("Vv", (n, r, d), like)), nh)
+        ctx.S = (Kt.view(n, r, nh, dh) * ctx.q.view(n, 1, nh, dh)).sum(-1).div_(math.sqrt(dh))  # [N, R, H]
+        ctx.VO = torch.bmm(ctx.Vh, P["Wo"].view(n * nh, dh, d), out=buf("VO", (n * nh, r, d), like)).view(n, nh, r, d)
+        ctx.eq = buf("eq", (n, d), like).copy_(X[:, 2 * p])
+        ctx.Uz = self._padded(ctx, "Uz", P["U"], buf)
+        hid = P["Win"].shape[-1]
+        ctx.pU, ctx.pWin, ctx.pWout = (self._parts(ctx, k, shape) for k, shape in
+                                       (("U", (d, ctx.C)), ("Win", (d, hid)), ("Wout", (hid, d))))
+        ctx.pdeq, ctx.pdS, ctx.pdVO = (self._parts(ctx, k, shape) for k, shape in
+                                       (("deq", (d,)), ("dS", (r, nh)), ("dVO", (nh, r, d))))
 
-class Encoder(Model):
+    def _pieces(self, ctx: SimpleNamespace, x: torch.Tensor, y: torch.Tensor) -> None:
+        offset = torch.tensor([0, ctx.p], device=x.device)
+        ctx.rows = [(x[:, lo:hi] + offset).contiguous() for lo, hi in ctx.bounds]  # table rows of a and b
+        ctx.ys = [y[:, lo:hi].contiguous() for lo, hi in ctx.bounds]
+
+    def _chunk(self, ctx: SimpleNamespace, s: int, r0: int, r1: int, key: str) -> None:
+        """Forward and backward of piece ``s`` of runs ``r0 .. r1 - 1``, into the pieces' partial sums."""
+        P, sc, ops, ln, like = ctx.P, self._scratch, ctx.ops, self.cfg.layernorm, ctx.like
+        rows, runs = ctx.rows[s][r0:r1], slice(r0, r1)
+        k, mh = rows.shape[:2]
+        d, c, Win, Wout, Uz = ctx.d, ctx.C, P["Win"][runs], P["Wout"][runs], ctx.Uz[runs]
+        hid = Win.shape[-1]
+        resid = sc("resid" + key, (k, mh, d), like)
+        w = sc("w" + key, (k, mh, ctx.nh, 3), like)
+        n1 = sc("n1" + key, (k, mh, d), like) if ln else resid
+        rstd1 = sc("rstd1" + key, (k, mh), like) if ln else resid
+        ops.attn_forward(ctx.S[runs], ctx.VO[runs], ctx.eq[runs], rows, ln, resid, w, n1, rstd1)
+        act, saved = self._gelu(ctx, torch.bmm(n1, Win, out=sc("u" + key, (k, mh, hid), like)), key)
+        r2 = torch.baddbmm(resid, act, Wout, out=sc("r2" + key, (k, mh, d), like))
+        n2, mean2, rstd2 = torch.native_layer_norm(r2, [d], None, None, 1e-5) if ln else (r2, None, None)
+        z = torch.bmm(n2, Uz, out=sc("z" + key, (k, mh, Uz.shape[-1]), like))
+        dz = sc("dz" + key, (k, mh, Uz.shape[-1]), like)  # the aligned width (see _padded)
+        ops.loss_sum(z, c, ctx.ys[s][runs], 1.0 / ctx.m, ctx.mse, ctx.loss[s, runs], dz)
+        dz = dz[..., :c]
+        torch.bmm(n2.transpose(1, 2), dz, out=ctx.pU[s, runs])
+        dr2 = torch.bmm(dz, Uz[..., :c].transpose(1, 2), out=sc("dn2" + key, (k, mh, d), like))
+        if ln:
+            dr2 = torch.ops.aten.native_layer_norm_backward(dr2, r2, [d], mean2, rstd2, None, None,
+                                                            [True, False, False])[0]
+        torch.bmm(act.transpose(1, 2), dr2, out=ctx.pWout[s, runs])
+        du = self._gelu_back(ctx, torch.bmm(dr2, Wout.transpose(1, 2), out=sc("dg" + key, (k, mh, hid), like)),
+                             saved, None)
+        torch.bmm(n1.transpose(1, 2), du, out=ctx.pWin[s, runs])
+        dn1 = torch.bmm(du, Win.transpose(1, 2), out=sc("dn1" + key, (k, mh, d), like))
+        ops.attn_backward(dr2, dn1, n1, rstd1, w, rows, ctx.VO[runs], ln, ctx.pdeq[s, runs], ctx.pdS[s, runs],
+                          ctx.pdVO[s, runs])
+
+    def _finish(self, ctx: SimpleNamespace) -> None:
+        """The pieces' sums added up, and the tables' gradients taken back to the weights."""
+        P, g, buf, like = ctx.P, ctx.grads, self._buffer, ctx.like
+        n, p, d, nh, dh, r = ctx.n, ctx.p, ctx.d, ctx.nh, ctx.dh, ctx.R
+        self._total(ctx.pU, g["U"]).div_(ctx.tau.view(n, 1, 1))
+        self._total(ctx.pWin, g["Win"])
+        self._total(ctx.pWout, g["Wout"])
+        deq = self._total(ctx.pdeq, buf("deq", (n, d), like))
+        dS = self._total(ctx.pdS, buf("dS", (n, r, nh), like)).div_(math.sqrt(dh))
+        dVO = self._total(ctx.pdVO, buf("dVO", (n, nh, r, d), like)).view(n * nh, r, d)
+        torch.bmm(ctx.Vh.transpose(1, 2), dVO, out=g["Wo"].view(n * nh, dh, d))
+        dVv = _unheads(torch.bmm(dVO, P["Wo"].view(n * nh, dh, d).transpose(1, 2)), n)  # [N, R, d]
+        dq = buf("dq", (n, 1, d), like)  # sum over rows of dS times the keys (col_sums: no alignment effects)
+        ctx.ops.col_sums((dS.unsqueeze(-1) * ctx.Kh.view(n, nh, r, dh).transpose(1, 2)).reshape(n, r, d), dq.view(n, d))
+        dK = (dS.unsqueeze(-1) * ctx.q.view(n, 1, nh, dh)).view(n, r, d)
+        Xn = ctx.Xn
+        torch.bmm(Xn[:, 2 * p:].transpose(1, 2), dq, out=g["Wq"])
+        torch.bmm(Xn.transpose(1, 2), dK, out=g["Wk"])
+        torch.bmm(Xn.transpose(1, 2), dVv, out=g["Wv"])
+        dX = torch.bmm(dK, P["Wk"].transpose(1, 2), out=buf("dXn", (n, r, d), like))
+        dX.baddbmm_(dVv, P["Wv"].transpose(1, 2))
+        dX[:, 2 * p:].add_(torch.bmm(dq, P["Wq"].transpose(1, 2)))
+        if self.cfg.layernorm:
+            dX = torch.ops.aten.native_layer_norm_backward(dX, ctx.X, [d], ctx.Xmean, ctx.Xrstd, None, None,
+                                                           [True, False, False])[0]
+        dX[:, 2 * p].add_(deq)  # the residual stream starts from '=''s input
+        torch.add(dX[:, :p], dX[:, p:2 * p], out=g["E"][:, :p])
+        g["E"][:, p].copy_(dX[:, 2 * p])
+        sums = buf("dpos01", (n, 2, d), like)
+        ctx.ops.col_sums(dX[:, :2 * p].reshape(2 * n, p, d), sums.view(2 * n, d))
+        g["pos"][:, :2].copy_(sums)
+        g["pos"][:, 2].copy_(dX[:, 2 * p])
+
+
+class Encoder(PieceStep):
     """Paper 3's model: token (p x d) and position (2 x d) embeddings, one post-LN
     ``nn.TransformerEncoderLayer`` (4 heads, FFN 4d... as configured, GELU, no dropout),
     a final LayerNorm on the last position and a linear head with bias.
@@ -323,6 +616,10 @@ class Encoder(Model):
     bias; out-projection U(+-1/sqrt(d)) with zero bias; FFN and head weights and biases
     U(+-1/sqrt(fan_in)); LayerNorm gains 1 and biases 0. Every parameter counts in the
     norm (paper 3's V = ||theta||^2) and is decayed.
+
+    The CPU training step is :meth:`PieceStep.loss_and_grads`, written out below. The key bias
+    ``bk`` gets a gradient that is zero in exact arithmetic (it adds one constant to all of a
+    query's scores); both steps give it rounding noise, each its own.
     """
 
     _names = ("E", "P", "Wq", "Wk", "Wv", "bq", "bk", "bv", "Wo", "bo", "W1", "c1", "W2", "c2",
@@ -396,6 +693,110 @@ class Encoder(Model):
         ff = lin(F.gelu(lin(y, "W1", "c1")), "W2", "c2")
         z = affine_ln(y + ff, "g2", "h2")
         return lin(affine_ln(z, "gf", "hf"), "Wh", "bh")
+
+    # ------------------------------------------------------------ the training step, by hand (PieceStep)
+    def _tables(self, ctx: SimpleNamespace) -> None:
+        """Per-token tables of every run: inputs ``X [N, 2p, d]`` (a's tokens, then b's), b's queries,
+        keys and values (with their biases), values through W_O per head ``VO [N, H, 2p, d]`` and
+        each b token's score on its own key ``s11 [N, p, H]``."""
+        P, buf, like = ctx.P, self._buffer, ctx.like
+        E = P["E"]
+        n, p, d = E.shape
+        nh = self.cfg.n_heads
+        dh = d // nh
+        ctx.p, ctx.d, ctx.nh, ctx.dh, ctx.C = p, d, nh, dh, P["Wh"].shape[-1]
+        X = buf("X", (n, 2 * p, d), like)
+        torch.add(E, P["P"][:, 0:1], out=X[:, :p])
+        torch.add(E, P["P"][:, 1:2], out=X[:, p:])
+        ctx.X = X
+        ctx.Q = torch.baddbmm(P["bq"].unsqueeze(1), X[:, p:], P["Wq"], out=buf("Q", (n, p, d), like))
+        ctx.Kt = torch.baddbmm(P["bk"].unsqueeze(1), X, P["Wk"], out=buf("Kt", (n, 2 * p, d), like))
+        Vv = torch.baddbmm(P["bv"].unsqueeze(1), X, P["Wv"], out=buf("Vv", (n, 2 * p, d), like))
+        ctx.Vh = _heads(Vv, nh)
+        ctx.VO = torch.bmm(ctx.Vh, P["Wo"].view(n * nh, dh, d),
+                           out=buf("VO", (n * nh, 2 * p, d), like)).view(n, nh, 2 * p, d)
+        ctx.s11 = (ctx.Q.view(n, p, nh, dh) * ctx.Kt[:, p:].view(n, p, nh, dh)).sum(-1).div_(math.sqrt(dh))
+        ctx.Whz = self._padded(ctx, "Whz", P["Wh"], buf)
+        ctx.bhz = self._padded(ctx, "bhz", P["bh"].unsqueeze(1), buf)
+        f = P["W1"].shape[-1]
+        parts = {"Wh": (d, ctx.C), "bh": (ctx.Whz.shape[-1],), "W2": (f, d), "c1": (f,), "W1": (d, f),
+                 "dx1": (p, d), "dQ": (p, d), "dKt": (2 * p, d), "ds11": (p, nh), "dVO": (nh, 2 * p, d),
+                 **{k: (d,) for k in ("gf", "hf", "g2", "h2", "c2", "g1", "h1", "bo")}}
+        for name, shape in parts.items():
+            setattr(ctx, "p" + name, self._parts(ctx, name, shape))
+
+    def _pieces(self, ctx: SimpleNamespace, x: torch.Tensor, y: torch.Tensor) -> None:
+        ctx.ab = [x[:, lo:hi].contiguous() for lo, hi in ctx.bounds]
+        ctx.ys = [y[:, lo:hi].contiguous() for lo, hi in ctx.bounds]
+
+    def _chunk(self, ctx: SimpleNamespace, s: int, r0: int, r1: int, key: str) -> None:
+        """Forward and backward of piece ``s`` of runs ``r0 .. r1 - 1``, into the pieces' partial sums."""
+        P, sc, ops, like, runs = ctx.P, self._scratch, ctx.ops, ctx.like, slice(r0, r1)
+        ab = ctx.ab[s][runs]
+        k, mh = ab.shape[:2]
+        d, c, scale = ctx.d, ctx.C, math.sqrt(ctx.dh)
+        W1, W2, Whz = P["W1"][runs], P["W2"][runs], ctx.Whz[runs]
+        f = W1.shape[-1]
+        y1, yhat = sc("y" + key, (k, mh, d), like), sc("yhat" + key, (k, mh, d), like)
+        rstd1, w = sc("rstd1" + key, (k, mh), like), sc("w" + key, (k, mh, ctx.nh, 2), like)
+        ops.enc_forward(ctx.Q[runs], ctx.Kt[runs], ctx.s11[runs], ctx.VO[runs], ctx.X[runs], P["bo"][runs],
+                        P["g1"][runs], P["h1"][runs], ab, scale, y1, yhat, rstd1, w)
+        u = torch.baddbmm(P["c1"][runs].unsqueeze(1), y1, W1, out=sc("u" + key, (k, mh, f), like))
+        act, saved = self._gelu(ctx, u, key)
+        r2 = torch.baddbmm(y1, act, W2, out=sc("r2" + key, (k, mh, d), like))  # y + the FFN, less c2
+        z2hat, zfhat, zf = (sc(name + key, (k, mh, d), like) for name in ("z2hat", "zfhat", "zf"))
+        rstd2, rstdf = sc("rstd2" + key, (k, mh), like), sc("rstdf" + key, (k, mh), like)
+        ops.ln2f_forward(r2, P["c2"][runs], P["g2"][runs], P["h2"][runs], P["gf"][runs], P["hf"][runs], z2hat, rstd2,
+                         zfhat, rstdf, zf)
+        z = torch.baddbmm(ctx.bhz[runs], zf, Whz, out=sc("z" + key, (k, mh, Whz.shape[-1]), like))
+        dz = sc("dz" + key, (k, mh, Whz.shape[-1]), like)  # the aligned width (see _padded)
+        ops.loss_sum(z, c, ctx.ys[s][runs], 1.0 / ctx.m, ctx.mse, ctx.loss[s, runs], dz)
+        ops.col_sums(dz, ctx.pbh[s, runs])
+        dz = dz[..., :c]
+        torch.bmm(zf.transpose(1, 2), dz, out=ctx.pWh[s, runs])
+        dzf = torch.bmm(dz, Whz[..., :c].transpose(1, 2), out=sc("dzf" + key, (k, mh, d), like))
+        dr2 = sc("dr2" + key, (k, mh, d), like)
+        ops.ln2f_backward(dzf, z2hat, rstd2, zfhat, rstdf, P["g2"][runs], P["gf"][runs], dr2, ctx.pgf[s, runs],
+                          ctx.phf[s, runs], ctx.pg2[s, runs], ctx.ph2[s, runs], ctx.pc2[s, runs])
+        torch.bmm(act.transpose(1, 2), dr2, out=ctx.pW2[s, runs])
+        du = self._gelu_back(ctx, torch.bmm(dr2, W2.transpose(1, 2), out=sc("dg" + key, (k, mh, f), like)), saved,
+                             ctx.pc1[s, runs])
+        torch.bmm(y1.transpose(1, 2), du, out=ctx.pW1[s, runs])
+        dy = torch.baddbmm(dr2, du, W1.transpose(1, 2), out=sc("dy" + key, (k, mh, d), like))
+        ops.enc_backward(dy, yhat, rstd1, w, ab, ctx.Q[runs], ctx.Kt[runs], ctx.VO[runs], P["g1"][runs], scale,
+                         ctx.pg1[s, runs], ctx.ph1[s, runs], ctx.pbo[s, runs], ctx.pdx1[s, runs], ctx.pdQ[s, runs],
+                         ctx.pdKt[s, runs], ctx.pds11[s, runs], ctx.pdVO[s, runs])
+
+    def _finish(self, ctx: SimpleNamespace) -> None:
+        """The pieces' sums added up, and the tables' gradients taken back to the weights."""
+        P, g, buf, like, ops = ctx.P, ctx.grads, self._buffer, ctx.like, ctx.ops
+        n, p, d, nh, dh = ctx.n, ctx.p, ctx.d, ctx.nh, ctx.dh
+        self._total(ctx.pWh, g["Wh"]).div_(ctx.tau.view(n, 1, 1))
+        dbh = self._total(ctx.pbh, buf("dbhz", ctx.pbh.shape[1:], like))  # at the aligned width
+        torch.div(dbh[:, :ctx.C], ctx.tau.view(n, 1), out=g["bh"])
+        for name in ("gf", "hf", "g2", "h2", "c2", "W2", "c1", "W1", "g1", "h1", "bo"):
+            self._total(getattr(ctx, "p" + name), g[name])
+        dx1 = self._total(ctx.pdx1, buf("dx1", (n, p, d), like))
+        dQ = self._total(ctx.pdQ, buf("dQ", (n, p, d), like))
+        dK = self._total(ctx.pdKt, buf("dKt", (n, 2 * p, d), like))
+        ds11 = self._total(ctx.pds11, buf("ds11", (n, p, nh), like)).div_(math.sqrt(dh)).unsqueeze(-1)
+        dVO = self._total(ctx.pdVO, buf("dVO", (n, nh, 2 * p, d), like)).view(n * nh, 2 * p, d)
+        dQ.view(n, p, nh, dh).addcmul_(ds11, ctx.Kt[:, p:].view(n, p, nh, dh))  # s11 = q1 . k1
+        dK[:, p:].view(n, p, nh, dh).addcmul_(ds11, ctx.Q.view(n, p, nh, dh))
+        torch.bmm(ctx.Vh.transpose(1, 2), dVO, out=g["Wo"].view(n * nh, dh, d))
+        dVv = _unheads(torch.bmm(dVO, P["Wo"].view(n * nh, dh, d).transpose(1, 2)), n)  # [N, 2p, d]
+        ops.col_sums(dQ, g["bq"])
+        ops.col_sums(dK, g["bk"])
+        ops.col_sums(dVv, g["bv"])
+        X = ctx.X
+        torch.bmm(X[:, p:].transpose(1, 2), dQ, out=g["Wq"])
+        torch.bmm(X.transpose(1, 2), dK, out=g["Wk"])
+        torch.bmm(X.transpose(1, 2), dVv, out=g["Wv"])
+        dX = torch.bmm(dK, P["Wk"].transpose(1, 2), out=buf("dX", (n, 2 * p, d), like))
+        dX.baddbmm_(dVv, P["Wv"].transpose(1, 2))
+        dX[:, p:].add_(torch.bmm(dQ, P["Wq"].transpose(1, 2))).add_(dx1)
+        torch.add(dX[:, :p], dX[:, p:], out=g["E"])
+        ops.col_sums(dX.view(2 * n, p, d), g["P"].view(2 * n, d))
 
 
 class ParityMLP(Model):

@@ -20,6 +20,9 @@ The same effect can be had before Python starts with the environment variables
 module does it when training starts (:func:`prepare`), so that notebooks and tests get it
 too. Set ``GROKKIT_NO_MALLOC_TUNING=1`` to leave the allocator alone.
 
+Buffers the training step keeps from step to step (:mod:`grokkit.engine.models`) stay
+mapped whatever their size; the 32 MB threshold matters for what is allocated anew each step.
+
 **Where.** :func:`prepare` runs once, when :mod:`grokkit.engine.trainer` is first imported (that
 is, where training starts: a sweep imports the trainer only when it has runs to train), before
 that module imports torch. Importing ``grokkit``, the store or the analyses changes nothing.

@@ -21,14 +21,24 @@ all the threads back. ``GROKKIT_SHARDS=1`` turns sharding off (one batch, one Op
 - :func:`in_shards` calls one function per shard, each in its own thread;
 - :class:`StepPool` keeps such threads for calling one step per shard again and again (the
   benchmark's timed steps).
+
+**A single run** cannot be sharded, and with one OpenMP team its many small operations pay the
+sleeping threads' wake-ups. The hand-written steps of the attention models and the encoder
+(:mod:`grokkit.engine.models`) split each run's examples into fixed *pieces* instead, and
+:func:`split_work` computes pieces at once in this thread and in helper threads of one intra-op
+thread each (:func:`one_intra_op_thread`): a run of a batch of one, or of a shard that took all the
+threads back, uses every thread without an OpenMP team. A piece is computed the same way whoever
+computes it, so the result does not depend on the threads (``tests/engine/test_split_step.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
 
@@ -120,3 +130,69 @@ class StepPool:
     def close(self) -> None:
         self._pool.shutdown()
         torch.set_num_threads(self._threads)
+
+
+# ---------------------------------------------------------------- one step split across threads
+@contextlib.contextmanager
+def one_intra_op_thread() -> Iterator[int]:
+    """Run the body with one intra-op thread in this thread (no OpenMP team); yields the number of
+    intra-op threads the thread had, and gives them back after."""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield 1
+        return
+    torch.set_num_threads(1)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _helper_loop(jobs: queue.SimpleQueue) -> None:
+    torch.set_num_threads(1)
+    while True:
+        fn, future = jobs.get()
+        try:
+            with torch.no_grad():
+                future.set_result(fn())
+        except BaseException as err:  # handed to the caller
+            future.set_exception(err)
+
+
+_helpers: list[queue.SimpleQueue] = []
+_helpers_lock = threading.Lock()
+
+
+def _reset_helpers() -> None:  # a forked child has none of its parent's threads
+    global _helpers, _helpers_lock
+    _helpers, _helpers_lock = [], threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_helpers)
+
+
+def split_work(fns: Sequence[Callable[[], T]]) -> list[T]:
+    """Call ``fns`` at once: the first in this thread, each other in a helper thread of its own
+    (kept for the process, one intra-op thread each, autograd off); return their results in order.
+    The first exception is raised after every call has returned. Used inside
+    :func:`one_intra_op_thread`, so that no call starts an OpenMP team."""
+    if len(fns) == 1:
+        return [fns[0]()]
+    with _helpers_lock:
+        while len(_helpers) < len(fns) - 1:
+            jobs: queue.SimpleQueue = queue.SimpleQueue()
+            threading.Thread(target=_helper_loop, args=(jobs,), name=f"grokkit-split-{len(_helpers)}",
+                             daemon=True).start()
+            _helpers.append(jobs)
+        helpers = _helpers[:len(fns) - 1]
+    futures: list[Future] = []
+    for jobs, fn in zip(helpers, fns[1:]):
+        futures.append(Future())
+        jobs.put((fn, futures[-1]))
+    try:
+        first = fns[0]()
+    finally:
+        for f in futures:
+            f.exception()  # wait for every helper before anything is raised
+    return [first, *[f.result() for f in futures]]

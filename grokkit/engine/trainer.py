@@ -39,7 +39,7 @@ from .batch import RunBatch  # noqa: E402
 from .clamp import norm  # noqa: E402
 from .config import RunConfig  # noqa: E402
 from .metrics import evaluate, norms, per_example_loss  # noqa: E402
-from .models import MLP, Model, Weights, build_model  # noqa: E402
+from .models import Model, Weights, build_model, hand_step_wanted  # noqa: E402
 from .summary import provenance, summarize  # noqa: E402
 
 
@@ -100,7 +100,8 @@ class Trainer:
         self.model, self.batch, self.device = model, batch, batch.device
         shared = batch.runs[0].config  # the fields of the batch key are every run's
         self.loss, self.clamp_mode = shared.loss, shared.clamp_mode
-        self.hand_written_step = self.device.type == "cpu" and isinstance(model, MLP)  # MLP.loss_and_grads
+        # the model's hand-written step (loss_and_grads) on the CPU, unless GROKKIT_HAND_STEP=0
+        self.hand_written_step = self.device.type == "cpu" and model.hand_written and hand_step_wanted()
         self.step_count = step_count  # training steps every active run has taken
         self.last_evaluated = last_evaluated
         self.eval_steps = sorted(set().union(*(r.eval_steps for r in batch.runs)))  # on any run's grid
@@ -161,7 +162,8 @@ class Trainer:
 
     def _loss_and_grads(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Weights]:
         """Each run's mean loss on ``(x, y)`` (logits over its temperature), ``[N]``, and the gradients of
-        their sum: by :meth:`MLP.loss_and_grads` for the MLP on the CPU, else by autograd."""
+        their sum: by the model's hand-written ``loss_and_grads`` on the CPU where it has one (the MLP,
+        the attention model, the encoder), else by autograd."""
         b = self.batch
         if self.hand_written_step:
             return self.model.loss_and_grads(b.params, x, y, b.temperature, self.loss)

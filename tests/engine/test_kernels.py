@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from grokkit.engine import kernels
+from grokkit.engine.kernels import TORCH_KERNELS
 from grokkit.engine.protocols import paper1
 from grokkit.engine.optim import AdamW
 from grokkit.engine.trainer import train
@@ -177,3 +178,156 @@ def test_squared_norms_kernel_accumulates_in_float64(fused, dtype):
     got = fused.sq_norms(w)
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, want, rtol=1e-13, atol=0)
+
+
+# ---------------------------------------------------------------- the attention models' and the encoder's kernels
+def _rand(g, *shape, dtype, scale=1.0):
+    return torch.randn(*shape, generator=g, dtype=dtype) * scale
+
+
+def _both(fn_name, fused, inputs: dict, outputs: dict):
+    """Call the kernel ``fn_name`` and its torch twin on the same inputs; return both sets of outputs."""
+    got = {k: v.clone() for k, v in outputs.items()}
+    want = {k: v.clone() for k, v in outputs.items()}
+    getattr(fused, fn_name)(*inputs.values(), *got.values())
+    getattr(TORCH_KERNELS, fn_name)(*inputs.values(), *want.values())
+    return got, want
+
+
+TOLS = {torch.float32: dict(rtol=1e-4, atol=1e-5), torch.float64: dict(rtol=1e-11, atol=1e-12)}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layernorm", [True, False])
+@pytest.mark.parametrize("d", [32, 20])  # whole vectors, and a scalar tail
+def test_attention_kernels_equal_the_torch_operations(fused, dtype, layernorm, d):
+    g = torch.Generator().manual_seed(5)
+    k, mh, p, h = 3, 17, 7, 4
+    r = 2 * p + 1
+    S, VO, eq = _rand(g, k, r, h, dtype=dtype, scale=2), _rand(g, k, h, r, d, dtype=dtype), _rand(g, k, d, dtype=dtype)
+    rows = torch.stack([torch.randint(0, p, (k, mh), generator=g), torch.randint(p, 2 * p, (k, mh), generator=g)], -1)
+    out = {"resid": torch.empty(k, mh, d, dtype=dtype), "w": torch.empty(k, mh, h, 3, dtype=dtype),
+           "n1": torch.empty(k, mh, d, dtype=dtype), "rstd": torch.empty(k, mh, dtype=dtype)}
+    got, want = _both("attn_forward", fused, dict(S=S, VO=VO, eq=eq, rows=rows, layernorm=layernorm), out)
+    for name in (("resid", "w", "n1", "rstd") if layernorm else ("resid", "w")):
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+    n1 = got["n1"] if layernorm else got["resid"]
+    inputs = dict(dr2=_rand(g, k, mh, d, dtype=dtype), dn1=_rand(g, k, mh, d, dtype=dtype), n1=n1,
+                  rstd=got["rstd"], w=got["w"], rows=rows, VO=VO, layernorm=layernorm)
+    out = {"deq": torch.full((k, d), 7.0, dtype=dtype), "dS": torch.full((k, r, h), 7.0, dtype=dtype),
+           "dVO": torch.full((k, h, r, d), 7.0, dtype=dtype)}  # overwritten, not added to
+    got, want = _both("attn_backward", fused, inputs, out)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("d", [32, 24])
+def test_encoder_kernels_equal_the_torch_operations(fused, dtype, d):
+    g = torch.Generator().manual_seed(6)
+    k, mh, p, h = 3, 19, 9, 4
+    Q, Kt, s11 = _rand(g, k, p, d, dtype=dtype), _rand(g, k, 2 * p, d, dtype=dtype), _rand(g, k, p, h, dtype=dtype)
+    VO, X = _rand(g, k, h, 2 * p, d, dtype=dtype), _rand(g, k, 2 * p, d, dtype=dtype)
+    bo, g1, h1 = _rand(g, k, d, dtype=dtype), 1 + 0.2 * _rand(g, k, d, dtype=dtype), _rand(g, k, d, dtype=dtype)
+    ab = torch.randint(0, p, (k, mh, 2), generator=g)
+    out = {n: torch.empty(k, mh, d, dtype=dtype) for n in ("y", "yhat")}
+    out.update(rstd=torch.empty(k, mh, dtype=dtype), w=torch.empty(k, mh, h, 2, dtype=dtype))
+    inputs = dict(Q=Q, Kt=Kt, s11=s11, VO=VO, X=X, bo=bo, g1=g1, h1=h1, ab=ab, scale=(d / h) ** 0.5)
+    got, want = _both("enc_forward", fused, inputs, out)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+    inputs = dict(dy=_rand(g, k, mh, d, dtype=dtype), yhat=got["yhat"], rstd=got["rstd"], w=got["w"], ab=ab, Q=Q,
+                  Kt=Kt, VO=VO, g1=g1, scale=(d / h) ** 0.5)
+    out = {n: torch.full((k, d), 7.0, dtype=dtype) for n in ("dg1", "dh1", "dbo")}
+    out.update(dx1=torch.full((k, p, d), 7.0, dtype=dtype), dQ=torch.full((k, p, d), 7.0, dtype=dtype),
+               dKt=torch.full((k, 2 * p, d), 7.0, dtype=dtype), ds11=torch.full((k, p, h), 7.0, dtype=dtype),
+               dVO=torch.full((k, h, 2 * p, d), 7.0, dtype=dtype))
+    got, want = _both("enc_backward", fused, inputs, out)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("d", [32, 20])
+def test_layernorm_kernels_equal_the_torch_operations(fused, dtype, d):
+    g = torch.Generator().manual_seed(7)
+    k, mh = 3, 11
+    gains = {n: 1 + 0.3 * _rand(g, k, d, dtype=dtype) for n in ("g2", "gf")}
+    inputs = dict(r2=_rand(g, k, mh, d, dtype=dtype, scale=3), c2=_rand(g, k, d, dtype=dtype), g2=gains["g2"],
+                  h2=_rand(g, k, d, dtype=dtype), gf=gains["gf"], hf=_rand(g, k, d, dtype=dtype))
+    out = dict(z2hat=torch.empty(k, mh, d, dtype=dtype), rstd2=torch.empty(k, mh, dtype=dtype),
+               zfhat=torch.empty(k, mh, d, dtype=dtype), rstdf=torch.empty(k, mh, dtype=dtype),
+               zf=torch.empty(k, mh, d, dtype=dtype))
+    got, want = _both("ln2f_forward", fused, inputs, out)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+    # against autograd through the plain affine LayerNorms
+    r2 = inputs["r2"].clone().requires_grad_()
+    z2 = F.layer_norm(r2 + inputs["c2"].unsqueeze(1), (d,)) * inputs["g2"].unsqueeze(1) + inputs["h2"].unsqueeze(1)
+    zf = F.layer_norm(z2, (d,)) * inputs["gf"].unsqueeze(1) + inputs["hf"].unsqueeze(1)
+    torch.testing.assert_close(got["zf"], zf.detach(), **TOLS[dtype])
+    dzf = _rand(g, k, mh, d, dtype=dtype)
+    inputs = dict(dzf=dzf, z2hat=got["z2hat"], rstd2=got["rstd2"], zfhat=got["zfhat"], rstdf=got["rstdf"],
+                  g2=gains["g2"], gf=gains["gf"])
+    out = {"dr2": torch.empty(k, mh, d, dtype=dtype), **{n: torch.full((k, d), 7.0, dtype=dtype)
+                                                        for n in ("dgf", "dhf", "dg2", "dh2", "dc2")}}
+    got, want = _both("ln2f_backward", fused, inputs, out)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **TOLS[dtype], msg=lambda m: f"{name}: {m}")
+    torch.testing.assert_close(got["dr2"], torch.autograd.grad(zf, r2, dzf)[0], **TOLS[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mse", [False, True])
+@pytest.mark.parametrize("classes,width", [(5, 16), (60, 64), (97, 112), (64, 64)])
+def test_loss_kernel_equals_torch(fused, dtype, mse, classes, width):
+    g = torch.Generator().manual_seed(8)
+    k, mh = 3, 21
+    z = _rand(g, k, mh, width, dtype=dtype, scale=4)
+    z[..., classes:] = 1e3  # padding columns must not count
+    y = torch.randint(0, classes, (k, mh), generator=g)
+    out = dict(loss=torch.empty(k, dtype=dtype), dz=torch.full((k, mh, width), 7.0, dtype=dtype))
+    got, want = _both("loss_sum", fused, dict(z=z, C=classes, y=y, scale=1 / 40, mse=mse), out)
+    tol = TOLS[dtype] if dtype == torch.float64 else dict(rtol=2e-5, atol=1e-6)
+    for name in out:
+        torch.testing.assert_close(got[name], want[name], **tol, msg=lambda m: f"{name}: {m}")
+    assert torch.all(got["dz"][..., classes:] == 0)
+    zc = z[..., :classes].clone().requires_grad_()  # and against the loss as the reference step computes it
+    per = ((zc - F.one_hot(y, classes).to(dtype)).pow(2).sum(-1) if mse else
+           F.cross_entropy(zc.transpose(1, 2), y, reduction="none")).sum(dim=1) / 40
+    torch.testing.assert_close(got["loss"], per.detach(), **tol)
+    torch.testing.assert_close(got["dz"][..., :classes], torch.autograd.grad(per.sum(), zc)[0], **tol)
+
+
+def test_loss_kernel_passes_non_finite_logits_on(fused):
+    z = torch.zeros(2, 3, 16)
+    z[0, 1, 2], z[1, 0, 0] = float("nan"), float("inf")
+    loss, dz = torch.empty(2), torch.empty(2, 3, 16)
+    fused.loss_sum(z, 5, torch.zeros(2, 3, dtype=torch.long), 1.0, False, loss, dz)
+    assert not torch.isfinite(loss).any()
+    with pytest.raises(RuntimeError, match="outside"):
+        fused.loss_sum(z, 5, torch.full((2, 3), 5, dtype=torch.long), 1.0, False, loss, dz)
+
+
+@pytest.mark.parametrize("hidden", [32, 37])
+def test_gelu_kernels_equal_the_torch_operations(fused, hidden):
+    g = torch.Generator().manual_seed(9)
+    x = 3 * torch.randn(3, 10, hidden, generator=g)
+    act, slope = x.clone(), torch.empty_like(x)
+    fused.gelu_slope_(act, slope)
+    torch.testing.assert_close(act, F.gelu(x), rtol=1e-5, atol=1e-6)
+    dact = torch.randn(3, 10, hidden, generator=g)
+    du, sums = dact.clone(), torch.full((3, hidden), 7.0)
+    fused.gelu_grad_(du, slope, sums, True)
+    want = torch.ops.aten.gelu_backward(dact, x)
+    torch.testing.assert_close(du, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sums, want.sum(dim=1), rtol=1e-5, atol=1e-5)
+    col = torch.empty(3, hidden)
+    fused.col_sums(want, col)
+    torch.testing.assert_close(col, want.sum(dim=1), rtol=1e-5, atol=1e-5)
+
+
+def test_the_step_kernels_fall_back_to_torch_operations(monkeypatch):
+    monkeypatch.setenv("GROKKIT_KERNELS", "0")
+    assert kernels.for_step(torch.zeros(2)) is TORCH_KERNELS
+    assert kernels.for_step(torch.zeros(2, dtype=torch.float16)) is TORCH_KERNELS

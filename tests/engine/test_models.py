@@ -110,3 +110,11 @@ def test_counted_norm_groups():
     assert mlp.counted == ("E", "W1", "W2")  # papers 1 and 2: weight matrices only, biases excluded
     enc = build_model(paper3(p=11))
     assert set(enc.counted) == set(enc.init_params(torch.Generator().manual_seed(0)))  # paper 3: everything
+
+
+def test_which_models_have_a_hand_written_step():
+    """The trainer uses ``loss_and_grads`` on the CPU for these (tests/engine/test_fast_step.py holds them
+    to autograd); the parity MLP trains by autograd."""
+    flags = {kind: build_model(RunConfig(model=kind, p=11, **extra)).hand_written
+             for kind, extra in [("mlp", {}), ("attn", {}), ("encoder", {}), ("parity_mlp", dict(task="parity"))]}
+    assert flags == {"mlp": True, "attn": True, "encoder": True, "parity_mlp": False}
