@@ -43,13 +43,6 @@ def book():
 
 
 # ---------------------------------------------------------------------------- store check and designs
-@pytest.mark.parametrize("preset", ["smoke", "book", "paper"])
-def test_complete_is_false_on_an_empty_store(tmp_path, preset):
-    P = ch.PARAMETERS.resolve(preset, store=str(tmp_path / "runs"))
-    assert ch.complete(P) is False
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
-
-
 def test_the_book_preset_asks_exactly_for_the_registered_deciding_runs():
     P = ch.PARAMETERS.resolve("book")
     d = ch.deciding_design(P)

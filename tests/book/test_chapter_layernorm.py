@@ -28,12 +28,6 @@ STORE = ROOT / "data" / "runs"
 
 
 # ---------------------------------------------------------------------------- presets and designs
-def test_complete_is_false_on_an_empty_store(tmp_path):
-    for preset in ("smoke", "book", "paper"):
-        assert ch.complete(ch.PARAMETERS.resolve(preset, store=str(tmp_path / "runs"))) is False
-    assert not any(tmp_path.rglob("*.json")), "complete() must never train or write"
-
-
 def test_preset_auto_falls_back_to_book_on_an_empty_store(tmp_path):
     P = ch.PARAMETERS.read({"preset": "auto", "store": str(tmp_path)}, complete=ch.complete)
     assert P.preset == "book" and "book preset" in P.auto

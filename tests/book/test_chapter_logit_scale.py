@@ -23,13 +23,6 @@ from grokkit.runs.store import RunStore
 
 
 # ---------------------------------------------------------------------------- preset "auto"
-def test_complete_is_false_on_an_empty_store_and_creates_nothing(tmp_path):
-    store = tmp_path / "store"
-    for preset in ("smoke", "book", "paper"):
-        assert not ch.complete(ch.PARAMETERS.resolve(preset, store=str(store)))
-    assert not store.exists()
-
-
 def test_complete_asks_for_the_controls_then_the_design_at_their_wc(tmp_path, monkeypatch):
     P = ch.PARAMETERS.resolve("smoke", store=str(tmp_path))
     asked: list[list[str]] = []

@@ -28,13 +28,6 @@ def _fields(cfg) -> dict:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
 
 
-def test_complete_is_false_on_an_empty_store_and_creates_nothing(tmp_path):
-    store = tmp_path / "store"
-    for preset in ("smoke", "book", "paper"):
-        assert not ch.complete(ch.PARAMETERS.resolve(preset, store=str(store)))
-    assert not store.exists()
-
-
 def test_complete_asks_for_the_design_and_experiment_4a(tmp_path, monkeypatch):
     P = ch.PARAMETERS.resolve("smoke", store=str(tmp_path))
     asked: list[str] = []

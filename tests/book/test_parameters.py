@@ -80,6 +80,15 @@ def test_presets_resolve_and_the_paper_preset_is_the_largest(module):
         <= module.PARAMETERS.preset("paper")["seeds"] if "seeds" in module.PARAMETERS.own else True
 
 
+@pytest.mark.parametrize("module", MODULES, ids=[m.CHAPTER for m in MODULES])
+def test_complete_is_false_on_an_empty_store_and_creates_nothing(module, tmp_path):
+    """Preset "auto" asks ``complete``; on an empty store it must say no without creating the store."""
+    store = tmp_path / "store"
+    for preset in ("smoke", "book", "paper"):
+        assert module.complete(module.PARAMETERS.resolve(preset, store=str(store))) is False
+    assert not store.exists()
+
+
 # ---------------------------------------------------------------------------- the declaration itself
 DECL = pm.Parameters(
     rules=[pm.ordered("t_int", "budget"), pm.same_length("rhos", "budgets")],
