@@ -173,3 +173,15 @@ def test_smoke_chapter_runs_headless(tmp_path: Path, training_env) -> None:
     assert "finished 01_critical_norm.ipynb" in proc.stdout
     assert any(p.is_file() for p in store.rglob("*")), "no run was written to the store"
     assert (results / "01_critical_norm.json").is_file()
+
+
+def test_the_prepared_gpu_session_script_parses_and_names_existing_chapters() -> None:
+    """docs/gpu/session.sh is what a session with a GPU runs first: valid bash, real chapters."""
+    script = ROOT / "docs" / "gpu" / "session.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    text = script.read_text()
+    line = next(l for l in text.splitlines() if l.startswith("for chapter in"))
+    names = line.split(" in ", 1)[1].split(";")[0].split()
+    assert names == ["06_layernorm", "05_logit_scale", "04_sgd_vs_adamw", "03_free_contraction_law"]
+    assert all((CHAPTERS_DIR / f"{n}.ipynb").is_file() for n in names)
+    assert "tests/engine/test_cuda.py" in text and "-p preset paper" in text
