@@ -33,13 +33,16 @@ noisy. Options: ``--models``, ``--runs 1 16 64``, ``--steps`` (timed steps per m
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
 
 from .engine import process as _process
 
@@ -50,6 +53,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
+from ._version import __version__  # noqa: E402
 from .engine import kernels  # noqa: E402
 from .engine.config import RunConfig  # noqa: E402
 from .engine.models import hand_step_wanted  # noqa: E402
@@ -277,8 +281,8 @@ def bench_grokkit(case: Case, n_runs: int, steps: int, device: torch.device, rep
 
 
 def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats: int, device: torch.device,
-               peak: float) -> None:
-    """Print one model's table."""
+               peak: float) -> dict[str, Any]:
+    """Print one model's table and return it: run-steps/s of grokkit per N and of the plain loop."""
     cfg = case.config(0)
     f_gk = step_flops(_GrokkitStep([cfg], device))
     f_plain = step_flops(_plain_step(cfg, device))
@@ -288,10 +292,12 @@ def bench_case(case: Case, runs: list[int], steps: int, plain_runs: int, repeats
     plain = bench_plain_as_script(case, plain_runs, steps, device, repeats)
     print(f"{'N':>4} {'grokkit run-steps/s':>20} {'plain run-steps/s':>18} {'ratio':>7} "
           f"{'grokkit % peak':>15} {'plain % peak':>13}")
+    rates = {}
     for n in runs:
-        gk = bench_grokkit(case, n, steps, device, repeats)
+        gk = rates[str(n)] = bench_grokkit(case, n, steps, device, repeats)
         print(f"{n:>4} {gk:>20,.0f} {plain:>18,.0f} {gk / plain:>6.1f}x "
               f"{100 * gk * f_gk / peak:>14.0f}% {100 * plain * f_plain / peak:>12.0f}%", flush=True)
+    return {"grokkit": rates, "plain": plain, "flops_grokkit": f_gk, "flops_plain": f_plain}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -302,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--plain-runs", type=int, default=2, help="plain runs timed (its rate does not depend on N)")
     ap.add_argument("--repeats", type=int, default=3, help="timings per measurement; the best one counts")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--save", metavar="PATH", help="also write the tables as JSON (run-steps/s per model and N)")
     args = ap.parse_args(argv)
     for name, value in (("runs", args.runs), ("steps", [args.steps]), ("plain-runs", [args.plain_runs]),
                         ("repeats", [args.repeats])):
@@ -314,8 +321,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"grokkit bench: device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
           f"float32 matmul peak measured {peak / 1e9:.0f} GFLOP/s; hand-written steps {hand}; "
           f"fused CPU kernels {fused}")
-    for name in args.models:
-        bench_case(CASES[name], args.runs, args.steps, args.plain_runs, args.repeats, device, peak)
+    tables = {name: bench_case(CASES[name], args.runs, args.steps, args.plain_runs, args.repeats, device, peak)
+              for name in args.models}
+    if args.save:
+        Path(args.save).write_text(json.dumps({
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "device": str(device),
+            "threads": torch.get_num_threads(), "torch": torch.__version__, "grokkit": __version__,
+            "peak_gflops": peak / 1e9, "hand_step": hand, "kernels": fused, "steps": args.steps,
+            "repeats": args.repeats, "models": tables}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -54,6 +54,29 @@ def test_chapter_costs_add_up_batches_from_provenance(tmp_path):
     assert list(table["chapter"]) == ["7. Tiny"] and int(table["runs"][0]) == 2 and int(table["run-steps"][0]) == 200
 
 
+def test_runs_trained_before_a_speed_change_are_costed_at_todays_speed(tmp_path):
+    cfgs = [paper1(p=13, d_embed=8, d_hidden=16, train_frac=0.5, max_steps=100, eval_schedule="every:50",
+                   stop_at_grok=False, seed=s) for s in range(2)]
+    store = tmp_path / "store"
+    sweep(cfgs, store=store, progress=False, device="cpu")
+    d = Design()
+    for c in cfgs:
+        d.add("cell", c, seed_role="x")
+    results.write_manifest(d, tmp_path / "results", "07_tiny", "7. Tiny")
+
+    def change(since):
+        return {"since": since, "before": {"models": {"mlp": {"grokkit": {"16": 100.0}}}},
+                "after": {"models": {"mlp": {"grokkit": {"16": 250.0}}}}}
+    speed = tmp_path / "cpu_speed.json"
+    speed.write_text(json.dumps({"changes": [change("2999-01-01T00:00:00Z"), change("2000-01-01T00:00:00Z")]}))
+    table = costs.chapter_costs(tmp_path / "results", store, speed=speed)
+    then, now = table["hours on 2 cores"][0], table["hours on 2 cores with today's steps (estimate)"][0]
+    assert now == pytest.approx(then / 2.5)  # only the change made after the runs trained counts
+    assert costs.speedup_since("2026-01-01T00:00:00+00:00", "parity_mlp", [change("2999-01-01T00:00:00Z")]) == 1.0
+    assert costs.bench_model({"model": "attn", "layernorm": False}) == "attn-noln"
+    assert costs.speed_changes(tmp_path / "absent.json") == []
+
+
 def test_coverage_finds_each_headlines_row_and_costs_the_untested(tmp_path):
     from grokkit.book import claims
 
