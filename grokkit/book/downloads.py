@@ -37,11 +37,9 @@ from typing import Any, Mapping
 import pandas as pd
 
 from ..runs.store import RunStore, flatten_record
-from .results import results_path
+from .results import results_path, site_folder
 
-#: The folder inside the results folder whose contents the build copies into its HTML output.
-SITE_FOLDER = "site"
-#: The downloads' folder inside it (and in the built book).
+#: The downloads' folder inside the site folder (:func:`grokkit.book.results.site_folder`) and the built book.
 DOWNLOADS = "downloads"
 
 #: The trajectory columns of the download (the store's names), in this order.
@@ -85,13 +83,6 @@ TRAJECTORIES_COLUMNS_TEXT = (
 
 
 # --------------------------------------------------------------------------- folders
-def site_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``<results>/site`` (created): what the book build copies into the root of its HTML output."""
-    out = results_path(results_dir) / SITE_FOLDER
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def downloads_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
     """``<results>/site/downloads`` (created): the book's ``downloads/``."""
     out = site_folder(results_dir) / DOWNLOADS
@@ -325,5 +316,5 @@ def verdict_links(results_dir: str | os.PathLike[str] | None = None, *, base: st
                 f"mean</summary><p>{VERDICTS_COLUMNS_TEXT}</p></details></div>")
 
 
-__all__ = ["site_folder", "downloads_folder", "runs_table", "trajectories_table", "write_chapter_files",
+__all__ = ["downloads_folder", "runs_table", "trajectories_table", "write_chapter_files",
            "chapter_links", "verdict_rows", "write_verdict_files", "verdict_links"]

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 
 from ..runs.store import RunStore, downsample, flatten_record
-from .results import project_root
+from .results import project_root, site_folder
 from .tables import LABELS
 
 #: A chapter's run manifest is ``<results_dir>/<chapter><MANIFEST_SUFFIX>``.
@@ -478,8 +478,7 @@ def data_script(data: Mapping[str, Any]) -> str:
 
 def data_folder(results_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where :func:`write_book_data` writes (created): ``explorer/`` in the folder that the book
-    build copies into its output (:func:`grokkit.book.downloads.site_folder`)."""
-    from .downloads import site_folder
+    build copies into its output (:func:`grokkit.book.results.site_folder`)."""
 
     out = site_folder(results_dir) / DATA_FOLDER
     out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Where a chapter's outputs go: the book's folder and its ``results/`` (verdict JSON and
-run manifests, which the scoreboard, the explorer and the re-run page read back).
+run manifests, which the scoreboard, the explorer and the re-run page read back), and the
+``results/site/`` folder whose files the build copies into the HTML.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ def results_path(results_dir: str | Path | None = None) -> Path:
     if results_dir is None:
         results_dir = os.environ.get("GROKKIT_RESULTS") or (project_root() or Path.cwd()) / "results"
     out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+#: The folder under the results folder whose files the book build copies into the root of its HTML.
+SITE_FOLDER = "site"
+
+
+def site_folder(results_dir: str | Path | None = None) -> Path:
+    """``<results>/site`` (created): what the book build copies into the root of its HTML output
+    (the chapters' downloads, the explorer's data)."""
+    out = results_path(results_dir) / SITE_FOLDER
     out.mkdir(parents=True, exist_ok=True)
     return out
 

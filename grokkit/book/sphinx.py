@@ -38,8 +38,7 @@ def _site_folder(app: Any, config: Any) -> None:
     anything. The results folder is the one the pages write to: ``$GROKKIT_RESULTS``, else the
     book's ``results/``.
     """
-    from .downloads import SITE_FOLDER
-    from .results import project_root
+    from .results import SITE_FOLDER, project_root
 
     env = os.environ.get("GROKKIT_RESULTS")
     src = Path(app.srcdir)

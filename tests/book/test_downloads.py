@@ -16,6 +16,7 @@ import pytest
 import grokkit
 from grokkit.analysis.stats import Estimate
 from grokkit.book import downloads, scoreboard, verdicts
+from grokkit.book import results as results_mod
 from grokkit.book.results import write_manifest
 from grokkit.runs.design import Design
 
@@ -62,7 +63,7 @@ def test_chapter_files_and_links(world):
     store, results, configs = world
     html = downloads.chapter_links("07_t", results, store)._repr_html_()
     folder = results / "site" / "downloads"
-    assert downloads.site_folder(results) == results / "site"
+    assert results_mod.site_folder(results) == results / "site"
     for name in ("07_t.runs.csv", "07_t.trajectories.csv"):
         assert (folder / name).is_file() and f'href="../downloads/{name}"' in html
     assert "4 runs, 1 of them not in the run store yet" in html

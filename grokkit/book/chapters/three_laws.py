@@ -606,8 +606,8 @@ from ...runs.design import Design, exponential_budget, held_norm  # noqa: E402
 from ...runs.store import RunStore  # noqa: E402
 from .. import parameters as pm  # noqa: E402
 from ..diagnoses import NEEDS_DIAGNOSIS, Diagnosis, apply, too_few_seeds  # noqa: E402
-from ..text import and_list, fmt_ci, fmt_num, missing_runs_note  # noqa: E402
-from ..verdicts import (CLOSE, CONSISTENT, DIFFERS, INCONCLUSIVE, NO_DATA, Judgement, Verdicts,  # noqa: E402
+from ..text import and_list, fmt_ci, fmt_num  # noqa: E402
+from ..verdicts import (CLOSE, CONSISTENT, INCONCLUSIVE, NO_DATA, Judgement, Verdicts,  # noqa: E402
                         at_least, at_most, combine, compare, no_data)
 
 
