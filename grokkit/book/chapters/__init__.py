@@ -5,7 +5,8 @@ chapter's parameters and presets (``PARAMETERS``, ``PRESETS``), the paper's figu
 tolerances fixed before any result was read (``PAPER``, ``TOL``, ``tolerances()``), the designs
 of its experiments, the analysis of their runs, the numbers its prose glues (``texts``) and its
 verdict rows (``verdicts``). The notebook keeps the narrative and calls these, so a reader who
-opens it in Jupyter to re-run it sees the story, not the machinery.
+opens it in Jupyter to re-run it sees the story, not the machinery. A long chapter may be a package
+of modules instead (``three_laws``), whose ``__init__`` re-exports what the notebook and the book use.
 
 :func:`modules` finds every chapter module, so pages that list the chapters (the re-run page)
 need no edit when a chapter is added.
