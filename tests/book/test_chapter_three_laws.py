@@ -195,6 +195,26 @@ def test_cells_and_the_configured_clamp_target():
     assert np.isnan(c["clamp_target"][0]) and c["clamp_held"][0] == 59.2 and c["clamp_target"][1] == 60.0
 
 
+def test_enc_main_is_chapter_3s_main_cell_and_not_every_run_of_its_fields():
+    """Chapter 4's AdamW runs of 4A share the main cell's fields but read V 3,000 steps after grokking: they
+    must not join enc_main (they moved w_c, and 7E's clamp targets with it, when they landed)."""
+    from grokkit.book.chapters.three_laws.designs import main_cell_protocol, select_run_set
+
+    P = ch.PARAMETERS.resolve("book", train=False, store=str(STORE))
+    main = select_run_set(_store_table(), "enc_main", P)
+    if not len(main):
+        pytest.skip("chapter 3's main cell is not in data/runs")
+    assert (main["extra_steps"] == main_cell_protocol(P)["extra_steps"]).all()
+    twin = main.iloc[:1].assign(extra_steps=3000, key="twin")
+    both = pd.concat([main, twin], ignore_index=True)
+    assert "twin" not in set(select_run_set(both, "enc_main", P)["key"])
+
+
+def _store_table() -> pd.DataFrame:
+    from grokkit.runs.store import RunStore
+    return RunStore(STORE).table() if STORE.is_dir() else pd.DataFrame()
+
+
 # ---------------------------------------------------------------------------- nothing in the store
 def test_complete_is_false_on_an_empty_store_and_nothing_trains(tmp_path):
     for preset in ("smoke", "book", "paper"):
@@ -275,6 +295,8 @@ def test_the_new_designs_rows_wait_for_their_runs_with_a_reason(book):
             assert by_id[pid].verdict == NO_DATA and "store" in by_id[pid].reason, pid
     assert r.new.enc.ok and r.new.enc.t_int % 200 == 0  # chapter 3's main cell is in the store: 7E is asked for
     assert len(r.new.enc_clamps.configs()) == 32
+    if ch.complete(P):  # every run of the book preset is in the store: every row is judged
+        assert all(row.verdict != NO_DATA for row in V.rows), [row.claim for row in V.rows if row.verdict == NO_DATA]
 
 
 def test_the_parity_headline_is_judged_by_this_chapter():

@@ -902,6 +902,12 @@ DEVIATIONS = {
     "§2c (rows 2c-1 to 2c-3)": ("the registration does not say how a predictor whose rate over its window is not positive (it "
            "predicts no contraction) is scored; it is counted as a rule that never fires (C4's late-censored "
            "+10)"),
+    "run set enc_main": ("registered as chapter 3's main cell, every seed in the store, by its fields alone; those fields "
+                         "also match chapter 4's AdamW runs of experiment 4A (the same cell read 3,000 steps after "
+                         "grokking), which moved w_c and with it 7E's clamp targets once they landed. enc_main is "
+                         "read as chapter 3's main cell exactly: its budget, steps after grokking, grid and trace "
+                         "as chapter 3's preset of the same name trains them (50 runs, seeds 0-49, as the "
+                         "registration's inventory counts)"),
 }
 
 

@@ -589,6 +589,18 @@ def _field_mask(t: pd.DataFrame, fields: Mapping[str, Any]) -> np.ndarray:
     return m
 
 
+def main_cell_protocol(P: pm.Values) -> dict[str, Any]:
+    """Chapter 3's main cell as its preset of the same name trains it (budget, steps after grokking,
+    evaluation grid, trace): what makes a free AdamW encoder run at the main cell's lr and lambda one
+    of *chapter 3's main cell* (``enc_main``), and not, say, chapter 4's AdamW arm of experiment 4A,
+    which reads V 3,000 steps after grokking. At the smoke preset chapter 7 trains its own control."""
+    from .. import free_contraction_law as ch3
+
+    c3 = ch3.PARAMETERS.preset(P.preset if P.preset in ("book", "paper") else "book")
+    return dict(max_steps=int(c3["budget"]), extra_steps=int(c3["post_grok_steps"]),
+                eval_schedule=str(c3["eval_schedule"]), trace_every=int(c3["trace_every"]))
+
+
 def select_run_set(table: pd.DataFrame, name: str, P: pm.Values | None = None) -> pd.DataFrame:
     """The runs of the store's table that belong to the registered run set ``name`` (:data:`RUN_SETS`):
     its field values and its other conditions (:data:`WHERE`). ``enc_main`` is read at the chapter's
@@ -599,7 +611,7 @@ def select_run_set(table: pd.DataFrame, name: str, P: pm.Values | None = None) -
     fields = dict(RUN_SETS[name].fields)
     if name == "enc_main" and P is not None:
         d, h, heads = P.enc_widths
-        fields.update(p=P.enc_p, d_embed=d, d_hidden=h, n_heads=heads, lr=float(P.enc_lr))
+        fields.update(p=P.enc_p, d_embed=d, d_hidden=h, n_heads=heads, lr=float(P.enc_lr), **main_cell_protocol(P))
     m = _field_mask(t, fields)
     if name in WHERE:
         m &= WHERE[name](t)
