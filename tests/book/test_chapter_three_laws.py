@@ -297,6 +297,9 @@ def test_the_new_designs_rows_wait_for_their_runs_with_a_reason(book):
     assert len(r.new.enc_clamps.configs()) == 32
     if ch.complete(P):  # every run of the book preset is in the store: every row is judged
         assert all(row.verdict != NO_DATA for row in V.rows), [row.claim for row in V.rows if row.verdict == NO_DATA]
+        from grokkit.book.chapters.three_laws.page import _sentences
+        glance = _sentences(r, V)["new_short"]
+        assert "Under Muon holding the norm" in glance and "On sparse parity" in glance, glance
 
 
 def test_the_parity_headline_is_judged_by_this_chapter():

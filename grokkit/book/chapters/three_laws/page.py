@@ -17,7 +17,7 @@ from ....runs.design import Design
 from ... import parameters as pm
 from ...diagnoses import Diagnosis, NEEDS_DIAGNOSIS, apply, too_few_seeds
 from ...text import and_list, fmt_ci, fmt_num
-from ...verdicts import CLOSE, CONSISTENT, INCONCLUSIVE, NO_DATA, Verdicts, at_least, at_most, combine, compare, no_data
+from ...verdicts import CLOSE, CONSISTENT, DIFFERS, INCONCLUSIVE, NO_DATA, Verdicts, at_least, at_most, combine, compare, no_data
 from .registration import (CHAPTER, PAPER, PREDICTIONS, REGISTERED, REGISTRATION_DOC, RUN_SETS, TITLE, TOL, TRAINING,
                            T_INT)
 from .designs import Control, NewRuns, Stored, _is, _km
@@ -205,7 +205,14 @@ def _sentences(r: Results, V: Verdicts | None) -> dict[str, str]:
     asked = sum(len(d.configs()) for d in r.new.designs)
     controls = [r.new.enc, r.new.muon, r.new.par, *r.new.sgd.values()]
     if not missing and all(c.ok or "ladder" in c.reason or "grokked in" in c.reason for c in controls):
-        new = f"all {asked} of their runs are in the store"
+        v4b = _verdict(V, "4b")
+        hold = ("holding the norm delays grokking, against Fu's \"never delays\"" if v4b == DIFFERS else
+                "holding the norm does not delay grokking, as Fu reports" if v4b in (CONSISTENT, CLOSE) else
+                f"whether holding the norm delays grokking is {v4b or NO_DATA}")
+        fits, rec = sentences_parity(r, V)
+        new = (f"all {asked} of their runs are in the store. Under Muon {hold} (row 4b), and the exponential law "
+               f"is {sentence_optimizer(r, V)}. On sparse parity {fits}, and "
+               f"{rec if rec.startswith('the protocols') else 'the protocols reconcile ' + rec}")
     else:
         new = f"{new_status(r)} runs in the store, so their rows say no data until the chapter trains them"
     return {"bias_verb": bias_verb, "v_1d": v1d or NO_DATA, "onevar_who": who,
