@@ -867,10 +867,19 @@ def fig_parity(r: Results) -> Any:
     ax.set_xlabel("training examples m")
     ax.set_ylabel("‖W‖ at $T_{grok}$")
     ax.legend(fontsize=7.5)
+    beyond = False
     for runs, label, color, marker in ((s.free, "free", plots.OURS, "o"), (s.bridge, "bridge (free)", "C1", "s")):
         if len(runs):
             t = runs.groupby("m").apply(_km, include_groups=False)
             ax2.plot(t.index, t.values, marker, color=color, label=label)
+            for m, value in t[~np.isfinite(t.values)].items():  # most runs censored: the median lies beyond the budget
+                arm = runs[runs["m"] == m]
+                budget = float(arm["max_steps"].max())
+                ax2.plot([m], [budget], marker, mfc="none", color=color,
+                         label=None if beyond else "median beyond the budget (open)")
+                ax2.annotate(f"> {budget:,.0f}\n({int((arm['status'] == 'grokked').sum())} of {len(arm)} grokked)",
+                             (m, budget), textcoords="offset points", xytext=(6, -14), fontsize=6.5, color=color)
+                beyond = True
     for rho, g in s.clamp.groupby("rho") if len(s.clamp) else []:
         ax2.plot([g["m"].iloc[0]], [_km(g)], "^" if rho > 1 else "v", color="C2", label=f"clamped at ρ = {rho:g}")
     paper_t = {600: PAPER["parity_t"]["m600"], 1000: PAPER["parity_t"]["m1000"], 1500: PAPER["parity_t"]["m1500"]}
@@ -880,6 +889,7 @@ def fig_parity(r: Results) -> Any:
     plots.log_steps_axis(ax2.yaxis)
     ax2.set_xlabel("training examples m")
     ax2.set_ylabel("median $T_{grok}$ (steps)")
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
     return fig
 
