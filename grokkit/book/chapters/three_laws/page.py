@@ -800,10 +800,11 @@ def fig_sweeps(r: Results, designs: Sequence[str]) -> Any:
             _empty(ax, f"design {design}: {status[design] or 'no runs'}")
         else:
             ax.set_xlabel(r"held norm $\rho = \|W\| / w_c$")
-            ax.legend(loc="upper left", fontsize=7)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7)  # below: the points stay visible
             if not mine:
                 plots.annotate_scale(ax, f"design {design}: {status[design]}")
         ax.set_title(titles[design], fontsize=10)
+    fig.tight_layout()
     return fig
 
 
