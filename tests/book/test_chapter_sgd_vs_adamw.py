@@ -139,6 +139,7 @@ def test_the_v_final_rows_wait_for_the_matched_runs(book):
         assert sgd.diagnosis.startswith("undecided: ")
     else:
         assert sgd.verdict != NO_DATA and sgd.diagnosis.startswith("R0, the matched step")
+        assert ch.texts(P, r)["sgd_steps"] == f"{P.sgd_long_budget:,}"  # the page quotes V where the paper reads it
     if len(r.adam_post) < r.want_adam:
         assert adam.verdict == NO_DATA
         assert adam.reason == ("ours is read at T_grok + 2,000; the paper's at T_grok + 3,000: the matched runs "

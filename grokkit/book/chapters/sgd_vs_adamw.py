@@ -347,6 +347,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
     at_lr, w0 = pc[np.isclose(pc["lr"], P.lr)], pc[pc["weight_decay"] == 0]
     by_decay = pc.groupby("weight_decay")["mem"].sum()
     shrink = contraction(pc[pc["grok"]]) if pc["grok"].any() else None
+    matched = len(r.long_sgd) >= r.want_sgd and bool(r.long_log_v)
     return {
         "n_seeds": f"{P.seeds}",
         "paper_lr": f"{P.lr:g}",
@@ -354,8 +355,9 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "eval_every": str(parse_schedule(P.eval_schedule)[1]),
         "sgd_mem": f"{n_memorized(r.sgd)} of {len(r.sgd)}",
         "sgd_grok": f"{n_grokked(r.sgd)} of {len(r.sgd)}",
-        "sgd_v": and_list(f"{10 ** e.value:.1e}" for e in r.log_v.values()) or "n/a",
-        "sgd_steps": f"{P.sgd_budget:,}",
+        # V where the paper reads it (experiment 4A's 50,000 steps) once those runs are stored, else at the design's budget
+        "sgd_v": and_list(f"{10 ** e.value:.1e}" for e in (r.long_log_v if matched else r.log_v).values()) or "n/a",
+        "sgd_steps": f"{P.sgd_long_budget if matched else P.sgd_budget:,}",
         "post_grok": f"{P.post_grok_steps:,}",
         "sgd_long": f"{P.sgd_long_budget:,}",
         "adam_post": f"{P.adamw_post_grok:,}",
