@@ -361,6 +361,8 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "post_grok": f"{P.post_grok_steps:,}",
         "sgd_long": f"{P.sgd_long_budget:,}",
         "adam_post": f"{P.adamw_post_grok:,}",
+        "paper_sgd_steps": f"{PAPER['sgd_steps']:,}",  # where the paper reads V (its protocol, not ours)
+        "paper_adam_post": f"{PAPER['adam_post']:,}",
         "registered": REGISTERED,
         "preset_how": P.how_chosen,
         "adam_grok": f"{len(r.adam_ok)} of {len(r.adam)}",
