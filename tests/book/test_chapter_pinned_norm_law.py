@@ -161,3 +161,27 @@ def test_with_the_deciding_runs_stored_rule_r1_is_computed_from_them(book, monke
     outcomes = {d.claim: d.outcome for d in ch.diagnose(P, r, V2)}
     for prefix in ("The law bends", "A one-shot rescale"):
         assert outcomes[prefix].startswith("R1 does not decide") and "the book preset" in outcomes[prefix]
+
+
+def test_the_runs_behind_an_r1_row_are_counted_with_their_calibration(store_dir):
+    P2 = ch.PARAMETERS.resolve("paper", train=False, store=str(store_dir))
+    rhos = len(set(P2.rhos) | {P2.rho_bend})
+    assert ch.cells_stored(P2, ("dense",)) == (0, P2.seeds + P2.seeds * rhos)
+    assert ch.cells_stored(P2, ("dense", "once")) == (0, P2.seeds + P2.seeds * (rhos + len(P2.once_rhos)))
+    assert list(store_dir.iterdir()) == []  # nothing trained
+
+
+def test_an_r1_row_is_judged_from_its_own_runs_before_the_rest_of_2a(book, monkeypatch):
+    P, r, V, ds = book
+    # the book preset stands in for 2A again; 2A counts as incomplete, the runs behind each row as stored
+    monkeypatch.setattr(ch, "deciding", lambda _: P)
+    monkeypatch.setattr(ch, "complete", lambda _: False)
+    monkeypatch.setattr(ch, "progress", lambda _: (300, 700))
+    monkeypatch.setattr(ch, "cells_stored", lambda P2, exps: (16 * len(exps), 16 * len(exps)))
+    outcomes = {d.claim: d.outcome for d in ch.diagnose(P, r, ch.verdicts(P, r))}
+    assert outcomes["The law bends"].startswith("R1 does not decide")
+    assert "the dense ρ sweep at p = 59" in outcomes["The law bends"] and "300 of 2A's 700" in outcomes["The law bends"]
+    assert "the one-shot rescales" in outcomes["A one-shot rescale"]
+    monkeypatch.setattr(ch, "cells_stored", lambda P2, exps: (3, 16))
+    outcomes = {d.claim: d.outcome for d in ch.diagnose(P, r, ch.verdicts(P, r))}
+    assert outcomes["The law bends"].startswith("R1 (scale) undecided: 3 of the 16 runs behind this row")

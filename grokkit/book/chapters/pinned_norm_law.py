@@ -30,7 +30,7 @@ from ...runs.design import Design, exponential_budget, held_norm
 from ...runs.store import RunStore
 from .. import parameters as pm
 from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, pending
-from ..text import fmt_ci, fmt_num, levels, missing_runs_note
+from ..text import and_list, fmt_ci, fmt_num, levels, missing_runs_note
 from ..verdicts import (at_least, at_paper_condition, before_policy, combine, compare, CONSISTENT, count,
     INCONCLUSIVE, Judgement, NO_DATA, paper_rounded, Verdict, Verdicts)
 
@@ -712,6 +712,26 @@ def deciding_note(P2: pm.Values, *designs: Design) -> str:
             "the diagnoses that need it wait for the rest.")
 
 
+#: The experiments of 2A behind each R1 row (addendum of 2026-12-05 to ``docs/why-we-differ.md``):
+#: once these and the free controls at the main modulus (their calibration) are in the store, the row
+#: is judged at 2A's scale by the same rule, before the rest of 2A lands; nothing else enters it.
+R1_CELLS: dict[str, tuple[str, ...]] = {"The law bends": ("dense",), "A one-shot rescale": ("dense", "once")}
+_EXPERIMENT_NAMES = {"dense": "the dense ρ sweep", "once": "the one-shot rescales"}
+
+
+def cells_stored(P2: pm.Values, experiments: tuple[str, ...]) -> tuple[int, int]:
+    """``(have, want)`` for the runs of ``experiments`` of the design at ``P2`` with the free controls at
+    ``P2.p`` they are calibrated on (while those are missing, the experiments' nominal count). Nothing trains."""
+    store = RunStore(P2.store)
+    c = controls(P2)
+    free = [x for x in c.configs(["free"]) if x.p == P2.p]
+    have_f = len(free) - len(store.missing(free))
+    if have_f < len(free):
+        return have_f, len(free) + len(design(P2, _nominal(P2)).configs(list(experiments)))
+    configs = design(P2, calibrate(load(P2, c))).configs(list(experiments))
+    return have_f + len(configs) - len(store.missing(configs)), len(free) + len(configs)
+
+
 def _row(V: Verdicts | None, prefix: str) -> Verdict | None:
     return None if V is None else next((row for row in V.rows if row.claim.startswith(prefix)), None)
 
@@ -739,6 +759,21 @@ def _r1(small: Verdict | None, large: Verdict | None, P_small: str, P_large: str
         return f"R1 has nothing to decide: {at}, as at {P_small}."
     return (f"R1 does not decide (neither consistent at the larger scale nor beyond the tolerance with a CI no "
             f"wider): {at}; at {P_small} it is {small.verdict}.")
+
+
+def _r1_cells(P: pm.Values, P2: pm.Values, V: Verdicts, claim: str, have: int, want: int) -> str:
+    """Rule R1 on one row while 2A is incomplete: judged at 2A's scale from the runs behind the row
+    (:data:`R1_CELLS`) once those are all stored, else pending."""
+    exps = next((e for c, e in R1_CELLS.items() if claim.startswith(c)), None)
+    if exps is None:
+        return "R1 (scale) " + pending(have, want, f"runs of 2A at {describe(P2)}")
+    have_c, want_c = cells_stored(P2, exps)
+    names = and_list(_EXPERIMENT_NAMES[e] for e in exps) + f" at p = {P2.p}, with the free controls there"
+    if have_c < want_c:
+        return "R1 (scale) " + pending(have_c, want_c, f"runs behind this row in 2A ({names})")
+    large = verdicts(P2, analyse(P2, *from_store(P2)))
+    return (f"{_r1(_row(V, claim), _row(large, claim), describe(P), describe(P2))} (Read from 2A's runs behind "
+            f"this row, {names}, all {want_c} in the store; {have} of 2A's {want} runs in all.)")
 
 
 def _is(verdict: str) -> str:
@@ -826,9 +861,10 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
         row = _row(V, d.claim)
         if row is None:
             continue
-        if d.rule.startswith("R1"):
-            outcome = ("R1 (scale) " + pending(have, want, f"runs of 2A at {describe(P2)}") if large is None
-                       else _r1(_row(small, d.claim), _row(large, d.claim), describe(P_small), describe(P_large)))
+        if d.rule.startswith("R1") and large is None:
+            outcome = _r1_cells(P, P2, V, d.claim, have, want)
+        elif d.rule.startswith("R1"):
+            outcome = _r1(_row(small, d.claim), _row(large, d.claim), describe(P_small), describe(P_large))
         else:
             outcome = _text_data(row, WRITTEN[d.claim], _as_points(P, r).get(d.claim)) if row.data_verdict else (
                 f"R0: no data ({row.reason}).")
