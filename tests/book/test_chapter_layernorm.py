@@ -196,3 +196,13 @@ def test_the_new_rows_exist_and_the_hypothesis_row_is_replaced(book):
     # every registered diagnosis of the chapter has its row, and the table shows them
     assert all(any(c.startswith(d.claim) for c in claims) for d in ch.DIAGNOSES)
     assert "6C, V over the weight matrices only" in str(diagnoses.table(V, ds))
+
+
+def test_the_cv_diagnosis_says_when_ours_moves_with_the_modulus():
+    est = lambda v, lo, hi: Estimate(v, lo, hi)  # noqa: E731
+    apart = {53: {"all": est(0.056, 0.021, 0.131)}, 71: {"all": est(0.214, 0.177, 0.266)}}
+    clause = ch._across_moduli(apart, "0.15–0.17")
+    assert "moves with the modulus" in clause and "0.056 at p = 53, 0.214 at p = 71" in clause
+    overlapping = {53: {"all": est(0.08, 0.02, 0.19)}, 71: {"all": est(0.21, 0.17, 0.27)}}
+    assert ch._across_moduli(overlapping, "0.15–0.17") == ""
+    assert ch._across_moduli({53: apart[53]}, "0.15–0.17") == ""

@@ -911,6 +911,19 @@ def _meets(est: Estimate | None, paper: tuple[float, float]) -> bool:
     return est is not None and math.isfinite(est.lo) and est.lo <= paper[1] and est.hi >= paper[0]
 
 
+def _across_moduli(cv: Mapping[int, Mapping[str, Any]], ptxt: str) -> str:
+    """A clause for the CV diagnosis when the CVs at two moduli have disjoint CIs (``""`` otherwise): ours
+    then moves with the modulus, while the paper gives one range for its three moduli."""
+    est = {q: x["all"] for q, x in sorted(cv.items()) if x["all"] is not None and math.isfinite(x["all"].lo)}
+    if len(est) < 2:
+        return ""
+    lo, hi = min(est, key=lambda q: est[q].value), max(est, key=lambda q: est[q].value)
+    if est[lo].hi >= est[hi].lo:
+        return ""
+    return (f"; and ours moves with the modulus (CIs apart: {est[lo].value:.3f} at p = {lo}, {est[hi].value:.3f} "
+            f"at p = {hi}), where the paper gives one range, {ptxt}, for p ∈ {{53, 71, 97}}")
+
+
 def _diagnose_cv(P: pm.Values, r: Results, d: Diagnosis) -> Diagnosis:
     """6A under the registered rule; until its runs are in the store, what the censoring rule did to the row."""
     paper = PAPER["cv_total"]
@@ -938,6 +951,7 @@ def _diagnose_cv(P: pm.Values, r: Results, d: Diagnosis) -> Diagnosis:
                    f"(p = {and_list(map(str, censor))})")
     else:
         outcome = f"genuine: the paper's {ptxt} meets none of our CIs, with or without the censored fractions"
+    outcome += _across_moduli(r.decide_cv, ptxt)
     return d.decided(f"6A, R1 and the censoring rule: {'; '.join(reads)}: {outcome}")
 
 
