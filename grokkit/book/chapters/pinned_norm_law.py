@@ -709,7 +709,7 @@ def deciding_note(P2: pm.Values, *designs: Design) -> str:
         return f"Deciding experiment 2A, {describe(P2)}: all {want} of its runs are in the store."
     off = " (training was off)" if any(d.missing for d in designs) else ""
     return (f"**Deciding experiment 2A, {describe(P2)}: {have} of its {want} runs are in the store**{off}; "
-            "the diagnoses that need it wait for the rest.")
+            "each R1 row is judged from the runs behind it once those are stored, the rest waits for 2A.")
 
 
 #: The experiments of 2A behind each R1 row (addendum of 2026-12-05 to ``docs/why-we-differ.md``):
