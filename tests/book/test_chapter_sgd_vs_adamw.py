@@ -149,6 +149,20 @@ def test_the_v_final_rows_wait_for_the_matched_runs(book):
         assert adam.verdict != NO_DATA and adam.diagnosis.startswith("R0, the matched step")
 
 
+
+def test_the_norm_figure_draws_4as_runs_once_they_are_all_stored(book):
+    P, r, V, ds = book
+    assert r.decided == (len(r.long_sgd) >= r.want_sgd and len(r.adam_post) >= r.want_adam)
+    drawn = set(r.fig_traj["key"])
+    if r.decided:  # the SGD runs end where the paper reads V
+        assert set(r.fig_runs["key"]) == set(r.decide["key"]) and drawn == set(r.decide["key"])
+        assert r.fig_runs.loc[r.fig_runs["optimizer"] == "sgd", "final_step"].max() == P.sgd_long_budget
+        assert ch.texts(P, r)["fig_norms_runs"].startswith("experiment 4A's runs")
+    else:
+        assert set(r.fig_runs["key"]) == set(r.paper["key"]) and drawn == set(r.paper["key"])
+        assert ch.texts(P, r)["fig_norms_runs"].startswith("the design's runs")
+    assert sum(int(mask.sum()) for mask, _, _ in r.arms) == len(r.fig_runs)  # every drawn run in one arm
+
 # ---------------------------------------------------------------------------- the rules, on constructed readings
 def _decided(book, **readings):
     P, r, _, _ = book

@@ -219,6 +219,9 @@ class Results:
     adam_post_v: Estimate | None  # 4A: AdamW's mean V there, over the runs that grokked (arm complete only)
     want_sgd: int  # 4A: how many SGD runs it asks for ...
     want_adam: int  # ... and how many AdamW runs
+    decided: bool  # whether every run of experiment 4A is in the store
+    fig_runs: pd.DataFrame  # the runs the norm figure draws: 4A's once it is complete, else the design's
+    fig_traj: pd.DataFrame  # ... and their trajectories
 
     @property
     def paper(self) -> pd.DataFrame:
@@ -246,16 +249,21 @@ def analyse(P: pm.Values, d: Design, deciding: Design) -> Results:
     adam_ok = adam[adam["status"] == "grokked"]
     sgd_arms = {f: sgd[np.isclose(sgd["weight_decay"], f * P.weight_decay)] for f in P.sgd_decay_factors}
     arm_colours = [(ADAMW_ARM, ADAMW_COLOUR), *zip(map(sgd_arm, P.sgd_decay_factors), cycle(SGD_COLOURS))]
+    dec = _deciding(P, deciding)
+    complete_4a = len(dec["long_sgd"]) >= dec["want_sgd"] and len(dec["adam_post"]) >= dec["want_adam"]
+    fig = dec["decide"] if complete_4a else pr  # 4A's runs end where the paper reads its values
+    paper_traj = store.trajectories(pr["key"])
     return Results(
-        runs=runs, paper_traj=store.trajectories(pr["key"]), map_traj=map_traj,
-        arms=[(pr["arm"] == a, a, c) for a, c in arm_colours],
+        runs=runs, paper_traj=paper_traj, map_traj=map_traj,
+        arms=[(fig["arm"] == a, a, c) for a, c in arm_colours],
+        decided=complete_4a, fig_runs=fig, fig_traj=store.trajectories(fig["key"]) if complete_4a else paper_traj,
         sgd=sgd, sgd_arms=sgd_arms, adam=adam, adam_ok=adam_ok,
         adam_t=cells.mean_ci(adam_ok["t_grok"]) if len(adam_ok) else None,
         adam_v=cells.mean_ci(adam["sq_norm_all_final"]) if len(adam) else None,
         log_v={f: cells.median_ci(np.log10(g["sq_norm_all_final"])) for f, g in sgd_arms.items() if len(g)},
         outcomes=cells.outcome_table(mp, GRID),
         per_cell=reached_per_cell(mp),
-        **_deciding(P, deciding),
+        **dec,
     )
 
 
@@ -361,8 +369,12 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
         "post_grok": f"{P.post_grok_steps:,}",
         "sgd_long": f"{P.sgd_long_budget:,}",
         "adam_post": f"{P.adamw_post_grok:,}",
-        "paper_sgd_steps": f"{PAPER['sgd_steps']:,}",  # where the paper reads V (its protocol, not ours)
-        "paper_adam_post": f"{PAPER['adam_post']:,}",
+        "fig_norms_runs": (f"experiment 4A's runs, which end where the paper reads its values (SGD at "
+                           f"{P.sgd_long_budget:,} steps, AdamW {P.adamw_post_grok:,} steps after it groks)"
+                           if r.decided else
+                           f"the design's runs (SGD to {P.sgd_budget:,} steps); the paper reads its values later "
+                           f"(SGD after {PAPER['sgd_steps']:,} steps, AdamW {PAPER['adam_post']:,} steps after it "
+                           "groks: experiment 4A, in the verdict table)"),
         "registered": REGISTERED,
         "preset_how": P.how_chosen,
         "adam_grok": f"{len(r.adam_ok)} of {len(r.adam)}",
