@@ -245,8 +245,12 @@ def test_the_rows_the_policy_moved_say_from_what(book):
 
 def test_pending_deciding_runs_are_said(book):
     _, r, V, _ = book
-    if len(r.dl) < r.dl_want:
-        assert _row(V, "T_grok ∝ 1/λ").diagnosis.startswith(f"undecided: {len(r.dl)} of the {r.dl_want} ")
+    assert r.dl_law_want + r.dl_above_want == r.dl_want and r.dl_above_want == 10  # λ = 2: 10 seeds
+    if len(r.dl_law) < r.dl_law_want:  # the two rows wait only for the runs they read (λ ∈ [0.1, 1])
+        assert _row(V, "T_grok ∝ 1/λ").diagnosis.startswith(
+            f"undecided: {len(r.dl_law)} of the {r.dl_law_want} runs of 3A over λ ∈ [0.1, 1]")
+    else:
+        assert r.dl_slope is not None and "(3A) the slope is" in _row(V, "T_grok ∝ 1/λ").diagnosis
     if len(r.dm) < r.dm_want:
         assert _row(V, "Multiplication groks").diagnosis.startswith(f"undecided: {len(r.dm)} of the {r.dm_want} ")
 
@@ -267,14 +271,28 @@ def test_3a_decides_scale_or_genuine(book):
     _, r, _, _ = book
     full, holds, narrow = _stand_in(r.dl_want), Estimate(1200.0, 1150.0, 1250.0), Estimate(1500.0, 1450.0, 1550.0)
     far = Estimate(1600.0, 1550.0, 1650.0)  # beyond the 15 % of the paper's CI: differs at the book's scale
-    V, ds = _decided(book, dl=full, dl_slope=holds, lam_slope=far)
+    full = _stand_in(r.dl_law_want)
+    V, ds = _decided(book, dl_law=full, dl_slope=holds, lam_slope=far)
     assert _row(V, "T_grok ∝ 1/λ").verdict == "differs" and ds["T_grok ∝ 1/λ"].endswith(": scale (R1)")
-    _, ds = _decided(book, dl=full, dl_slope=narrow)
+    _, ds = _decided(book, dl_law=full, dl_slope=narrow)
     assert ds["T_grok ∝ 1/λ"].endswith(": genuine (R1, not scale): our delays grow faster than 1/λ toward small λ")
-    _, ds = _decided(book, dl=full, dl_slope=holds)  # the book's row holds already (R0, the paper's CI)
+    _, ds = _decided(book, dl_law=full, dl_slope=holds)  # the book's row holds already (R0, the paper's CI)
     assert ds["T_grok ∝ 1/λ"].endswith("so not scale (R1)")
-    _, ds = _decided(book, dl=full, dl_slope=Estimate(1500.0, 1000.0, 2000.0))
+    _, ds = _decided(book, dl_law=full, dl_slope=Estimate(1500.0, 1000.0, 2000.0))
     assert "undecided (R1)" in ds["T_grok ∝ 1/λ"]
+
+
+def test_3as_lambda_2_cell_judges_the_count_row_at_the_papers_budget(book):
+    _, r, _, _ = book
+    which = ch.CLAIM_WHICH
+    _, ds = _decided(book, dl_above=_stand_in(4, status=["censored"] * 4))
+    assert "; 3A's λ = 2 cell at the paper's 80,000 steps: undecided: 4 of the 10 runs of that cell are in " in ds[which]
+    _, ds = _decided(book, dl_above=_stand_in(10, status=["grokked"] * 3 + ["censored"] * 7))
+    assert "3A's λ = 2 cell at the paper's 80,000 steps: 3/10 grok against the paper's 3/10, " in ds[which]
+    _, ds = _decided(book, dl_above=_stand_in(10, status=["censored"] * 10))
+    assert "0/10 grok against the paper's 3/10" in ds[which]
+    _, ds = _decided(book, dl_above_want=0)
+    assert "λ = 2 cell" not in ds[which]
 
 
 def test_3b_decides_protocol_scale_or_genuine(book):

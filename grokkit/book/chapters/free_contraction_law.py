@@ -208,6 +208,8 @@ PARITY = dict(task="parity", model="parity_mlp", parity_k=3, parity_test=5000, b
 #: :data:`grokkit.book.diagnoses.REGISTERED`): 3A, the λ sweep at 10 seeds and the paper's budget,
 #: and 3B, multiplication as now and on the nonzero residues, by variant: its task.
 DECIDE_LAMBDA, DECIDE_MUL = "lambda 10 seeds", "multiplication variants"
+#: The λ sweep's count row (its λ = 2 part is judged again on 3A's runs at the paper's budget).
+CLAIM_WHICH = "Which λ grok (fraction grokked per λ)"
 MUL_VARIANTS = {"as now": "mul", "nonzero": "mul_nonzero"}
 #: The experiments and the labels their analysis reads.
 LABELS = {"main": ["seed_role"], "lambda": ["weight_decay"], "eta": ["lr"], "moduli": ["p"],
@@ -368,7 +370,11 @@ class Results:
     # the deciding experiments: 3A (the λ sweep at 10 seeds, the paper's budget) ...
     dl: pd.DataFrame  # its runs in the store (label weight_decay)
     dl_want: int  # how many it asks for
-    dl_fit: Any  # T_grok on 1/λ over λ ∈ [0.1, 1] (all its runs in the store only)
+    dl_law: pd.DataFrame  # its runs over λ ∈ [0.1, 1], the only ones its two rows read ...
+    dl_law_want: int  # ... and how many of those it asks for
+    dl_above: pd.DataFrame  # its runs above λ = 1 (λ = 2, the paper's 3 of 10 at 80k) ...
+    dl_above_want: int  # ... and how many of those it asks for
+    dl_fit: Any  # T_grok on 1/λ over λ ∈ [0.1, 1] (all those runs in the store only)
     dl_slope: Estimate | None
     dl_ratio: Estimate | None  # T(λ = 0.1) / T(λ = 1)
     # ... and 3B (multiplication as now and on the nonzero residues)
@@ -529,22 +535,28 @@ def paper_window(q: pd.DataFrame, st: RunStore) -> pd.DataFrame:
 
 def _deciding(P: pm.Values, deciding: Design, st: RunStore, qmod: pd.DataFrame, ran: bool) -> dict[str, Any]:
     """The deciding experiments' part of :class:`Results` (empty when ``deciding`` was not run). 3A's
-    fit and ratio are taken only once all its runs are in the store: a reading from part of the
-    seeds is not the one the registered rule asks for."""
+    fit and ratio are taken only once all its runs over λ ∈ [0.1, 1] (the only ones they read) are in
+    the store: a reading from part of the seeds is not the one the registered rule asks for."""
     dl = deciding.table(DECIDE_LAMBDA, LABELS[DECIDE_LAMBDA]) if ran else pd.DataFrame()
     dm_runs = deciding.table(DECIDE_MUL, LABELS[DECIDE_MUL]) if ran else pd.DataFrame()
     dl_want = len(deciding.experiments.get(DECIDE_LAMBDA, []))
+    lo, hi = LAMBDA_REGIME
+    asked = [c.weight_decay for c, _ in deciding.experiments.get(DECIDE_LAMBDA, [])]
+    law_want, above_want = sum(lo <= w <= hi for w in asked), sum(w > hi for w in asked)
+    law = dl[(dl["weight_decay"] >= lo) & (dl["weight_decay"] <= hi)] if len(dl) else dl
+    above = dl[dl["weight_decay"] > hi] if len(dl) else dl
     dm_want = len(deciding.experiments.get(DECIDE_MUL, []))
     dl_fit = dl_slope = dl_ratio = None
-    if dl_want and len(dl) == dl_want:
-        dl_fit, dl_slope, dl_ratio = _lambda_law(dl)
+    if law_want and len(law) == law_want:
+        dl_fit, dl_slope, dl_ratio = _lambda_law(law)
     dm = (contraction.run_quantities(dm_runs, st.traces(dm_runs["key"]), window=P.fit_window) if len(dm_runs)
           else dm_runs)
     ratios, vmems = {}, {}
     for variant in MUL_VARIANTS:
         sub = dm[dm["variant"] == variant] if len(dm) else dm
         ratios[variant], vmems[variant] = _multiplication_vs_addition(sub, qmod, P.mul_moduli)
-    return dict(dl=dl, dl_want=dl_want, dl_fit=dl_fit, dl_slope=dl_slope, dl_ratio=dl_ratio, dm=dm, dm_want=dm_want,
+    return dict(dl=dl, dl_want=dl_want, dl_law=law, dl_law_want=law_want, dl_above=above, dl_above_want=above_want,
+                dl_fit=dl_fit, dl_slope=dl_slope, dl_ratio=dl_ratio, dm=dm, dm_want=dm_want,
                 dm_ratio=ratios, dm_vmem=vmems)
 
 
@@ -887,7 +899,7 @@ def _lambda_rows(V: Verdicts, P: pm.Values, r: Results, here: Callable[[Judgemen
     """The λ sweep's rows: which λ grok, the 1/λ slope, the ratio T(λ = 0.1) / T(λ = 1), the log norm
     ratio per λ and the spread of the norm-adjusted delay across λ."""
     lam_scale = cells.scale_note(r.lam, "weight_decay")
-    V.add("Which λ grok (fraction grokked per λ)", here(combine(lambda_counts(r))),
+    V.add(CLAIM_WHICH, here(combine(lambda_counts(r))),
           paper="0, 0, 10, 10, 10, 10, 3, 0 of 10 (λ = 0.001 … 5; budget 80,000 for λ ≥ 0.1)",
           ours=", ".join(f"{int(c.n_grokked)}/{int(c.n)}" for c in r.lam_cells.itertuples()) or "n/a",
           scale=lam_scale, section="sec-ch3-lambda")
@@ -1044,8 +1056,8 @@ def _decide_lambda_slope(P: pm.Values, r: Results, row: Any) -> str:
     lo, hi = PAPER["lam_slope_ci"]
     r0 = (f"R0, the paper's uncertainty: against its CI [{lo}, {hi}] {_the_row(row.verdict)}; against the point "
           f"{PAPER['lam_slope']} {_the_row(pt, would=True, subject='it')}")
-    if len(r.dl) < r.dl_want:
-        return f"{pending(len(r.dl), r.dl_want)}; meanwhile {r0}"
+    if len(r.dl_law) < r.dl_law_want:
+        return f"{_pending_law(r)}; meanwhile {r0}"
     if P.decide_lambda_budget != PAPER["lam_budget"] or P.decide_lambda_seeds < PAPER["lam_seeds"]:
         return (f"{r0}; 3A is not decided at this preset: {P.decide_lambda_seeds} seeds and "
                 f"{P.decide_lambda_budget:,} steps, the paper's {PAPER['lam_seeds']} and {PAPER['lam_budget']:,}")
@@ -1267,12 +1279,34 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
             continue
         if row.verdict == NO_DATA:
             ds.append(d.decided(f"no reading at this preset: {row.reason}" + (
-                f"; {pending(len(r.dl), r.dl_want)}" if d.claim == "T_grok ∝ 1/λ" and len(r.dl) < r.dl_want else "")))
+                f"; {_pending_law(r)}" if d.claim == "T_grok ∝ 1/λ" and len(r.dl_law) < r.dl_law_want else "")))
             continue
         ds.append(d.decided(rules[d.claim](row)))
     ds = fill(V, ds)
+    ds = [d.decided(d.outcome + _lambda_above(r)) if d.claim.startswith(CLAIM_WHICH) else d for d in ds]
     apply(V, ds)
     return ds
+
+
+def _pending_law(r: Results) -> str:
+    """3A's two rows waiting for its runs over λ ∈ [0.1, 1]."""
+    lo, hi = LAMBDA_REGIME
+    return pending(len(r.dl_law), r.dl_law_want, f"runs of 3A over λ ∈ [{lo:g}, {hi:g}] (the runs these rows read)")
+
+
+def _lambda_above(r: Results) -> str:
+    """The clause 3A's λ = 2 cell adds to the "which λ grok" row's diagnosis (addendum of 2026-12-05):
+    its count at the paper's budget and seeds against the paper's 3 of 10, judged by the row's rule."""
+    if not r.dl_above_want:
+        return ""
+    w = 2.0
+    where = f"3A's λ = {w:g} cell at the paper's {PAPER['lam_budget']:,} steps"
+    if len(r.dl_above) < r.dl_above_want:
+        return f"; {where}: {pending(len(r.dl_above), r.dl_above_want, 'runs of that cell')}"
+    pk, pn = PAPER["lam_grokked"][w]
+    k, n = int((r.dl_above["status"] == "grokked").sum()), len(r.dl_above)
+    j = count(pk, pn, k, n, atol=TOL["fraction"])
+    return f"; {where}: {k}/{n} grok against the paper's {pk}/{pn}, {j.verdict} ({j.reason})"
 
 
 def scale_all(r: Results) -> str:
