@@ -1073,7 +1073,9 @@ def _decide_lambda_slope(P: pm.Values, r: Results, row: Any) -> str:
     elif j.verdict == DIFFERS and narrower:
         decision = "genuine (R1, not scale): our delays grow faster than 1/λ toward small λ"
     else:
-        decision = "undecided (R1): the 10-seed CI is inconclusive or wider than before"
+        need = j.seeds_to_decide(P.decide_lambda_seeds)
+        decision = (f"undecided (R1): the {P.decide_lambda_seeds}-seed CI is inconclusive or wider than before"
+                    + (f"; about {need} seeds per λ would decide it (R2)" if need else ""))
     return f"{r0}; {at}: {decision}"
 
 
