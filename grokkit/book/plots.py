@@ -479,11 +479,13 @@ def predicted_vs_actual(variants: Sequence[tuple[pd.DataFrame, str, str]], *, ti
 def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any, str, str]], *,
                 y: str = "sq_norm_all", ylabel: str = "$V = \\|\\theta\\|^2$ (all parameters)",
                 paper: Mapping[str, float] | None = None, title: str = "", scale: str = "",
-                legend: str = "right") -> plt.Figure:
+                legend: str = "right", paper_at_arm_end: bool = False) -> plt.Figure:
     """Trajectories of ``y`` (log axis) against the step for several arms, one colour per arm
     (``arms``: ``(mask over runs, label, colour)``), with each run's T_mem (open circle) and
     T_grok (filled dot) marked, and the paper's final values as black crosses at the right edge
-    (``paper = {label: value}``, the label naming the arm). ``legend="below"`` for long labels."""
+    (``paper = {label: value}``, the label naming the arm), or with ``paper_at_arm_end`` at the
+    median last step of the arm of that label (where its runs stop when they stop where the paper
+    reads). ``legend="below"`` for long labels."""
     fig, ax = plt.subplots(figsize=(7.0, 5.2 if legend == "below" else 3.9))
     info = runs.set_index("key")
     right = float(np.nanmax(runs["final_step"])) if len(runs) else 1.0
@@ -500,10 +502,13 @@ def norm_by_arm(traj: pd.DataFrame, runs: pd.DataFrame, arms: Sequence[tuple[Any
                 if np.isfinite(t):
                     at = g.iloc[int(np.argmin(np.abs(g["step"].to_numpy() - t)))]
                     ax.plot(at["step"], at[y], "o", color=c, mec="k", mew=0.6, ms=5, zorder=4, **style)
+    ends = {label: float(runs.loc[mask, "final_step"].median()) for mask, label, _ in arms if mask.any()}
     for label, value in (paper or {}).items():
-        ax.plot(right, value, **{**PAPER_MARKER, "label": None}, zorder=5, clip_on=False)
-        ax.annotate(f"paper: {label}", (right, value), textcoords="offset points", xytext=(-6, 4), ha="right",
-                    fontsize=7.5)
+        x = ends.get(label, right) if paper_at_arm_end else right
+        ax.plot(x, value, **{**PAPER_MARKER, "label": None}, zorder=5, clip_on=False)
+        near_right = x > 0.5 * right
+        ax.annotate(f"paper: {label}", (x, value), textcoords="offset points", xytext=(-6 if near_right else 6, 4),
+                    ha="right" if near_right else "left", fontsize=7.5)
     ax.plot([], [], "o", color="0.6", mec="k", mew=0.6, ms=5, mfc="white", ls="none", label="$T_{mem}$ of a run")
     ax.plot([], [], "o", color="0.6", mec="k", mew=0.6, ms=5, ls="none", label="$T_{grok}$ of a run")
     ax.set_yscale("log")

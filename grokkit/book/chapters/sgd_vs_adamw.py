@@ -127,7 +127,7 @@ def sgd_arm(f: float) -> str:
 
 
 #: The paper's final V per arm, as the figure marks them (the label names the arm).
-PAPER_NORMS = {**{sgd_arm(f): v for f, v in PAPER["sgd_v"].items()}, "AdamW": PAPER["adam_v"]}
+PAPER_NORMS = {**{sgd_arm(f): v for f, v in PAPER["sgd_v"].items()}, ADAMW_ARM: PAPER["adam_v"]}
 
 
 # ---------------------------------------------------------------------------- design
@@ -375,6 +375,7 @@ def texts(P: pm.Values, r: Results) -> dict[str, str]:
                            f"the design's runs (SGD to {P.sgd_budget:,} steps); the paper reads its values later "
                            f"(SGD after {PAPER['sgd_steps']:,} steps, AdamW {PAPER['adam_post']:,} steps after it "
                            "groks: experiment 4A, in the verdict table)"),
+        "fig_norms_crosses": "each where its arm's runs end" if r.decided else "drawn at the right edge",
         "registered": REGISTERED,
         "preset_how": P.how_chosen,
         "adam_grok": f"{len(r.adam_ok)} of {len(r.adam)}",
