@@ -744,7 +744,7 @@ def _widths(judgement: Mapping[str, Any]) -> dict[str, float]:
 
 def _r1(small: Verdict | None, large: Verdict | None, P_small: str, P_large: str) -> str:
     """Rule R1 (scale) on one row, measured at a smaller and a larger scale, in one sentence."""
-    at = f"at {P_large} ({large.scale}) the row is {large.verdict} ({large.reason})"
+    at = f"at {P_large} ({large.scale}) ours is {large.ours} and the row is {large.verdict} ({large.reason})"
     if small is None:
         return f"R1 cannot compare: {at}, and {P_small} has not all its runs in the store."
     if large.verdict == NO_DATA or small.verdict == NO_DATA:
