@@ -283,16 +283,21 @@ def test_3a_decides_scale_or_genuine(book):
 
 
 def test_3as_lambda_2_cell_judges_the_count_row_at_the_papers_budget(book):
-    _, r, _, _ = book
+    P, r, _, _ = book
     which = ch.CLAIM_WHICH
-    _, ds = _decided(book, dl_above=_stand_in(4, status=["censored"] * 4))
-    assert "; 3A's λ = 2 cell at the paper's 80,000 steps: undecided: 4 of the 10 runs of that cell are in " in ds[which]
-    _, ds = _decided(book, dl_above=_stand_in(10, status=["grokked"] * 3 + ["censored"] * 7))
-    assert "3A's λ = 2 cell at the paper's 80,000 steps: 3/10 grok against the paper's 3/10, " in ds[which]
-    _, ds = _decided(book, dl_above=_stand_in(10, status=["censored"] * 10))
-    assert "0/10 grok against the paper's 3/10" in ds[which]
+    assert P.decide_lambda_budget == ch.PAPER["lam_budget"] and 2.0 in P.decide_lambdas
+    cell = lambda status: _stand_in(len(status), status=status, weight_decay=[2.0] * len(status))  # noqa: E731
+    _, ds = _decided(book, dl_above=cell(["censored"] * 4))
+    assert "; 3A at 80,000 steps: λ = 2: undecided: 4 of the 10 runs of those cells are in " in ds[which]
+    _, ds = _decided(book, dl_above=cell(["grokked"] * 3 + ["censored"] * 7))
+    assert "; 3A at 80,000 steps: λ = 2: 3/10 grok against the paper's 3/10, " in ds[which]
+    _, ds = _decided(book, dl_above=cell(["censored"] * 10))
+    assert "λ = 2: 0/10 grok against the paper's 3/10" in ds[which]
     _, ds = _decided(book, dl_above_want=0)
-    assert "λ = 2 cell" not in ds[which]
+    assert "3A at" not in ds[which]
+    short = ch.PARAMETERS.resolve("book", train=False, decide_lambda_budget=50_000)
+    assert ch._lambda_above(short, r) == ("; 3A at 50,000 steps: below the paper's 80,000, so its λ > 1 cannot "
+                                          "test the count")
 
 
 def test_3b_decides_protocol_scale_or_genuine(book):

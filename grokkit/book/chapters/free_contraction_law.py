@@ -1285,7 +1285,7 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
             continue
         ds.append(d.decided(rules[d.claim](row)))
     ds = fill(V, ds)
-    ds = [d.decided(d.outcome + _lambda_above(r)) if d.claim.startswith(CLAIM_WHICH) else d for d in ds]
+    ds = [d.decided(d.outcome + _lambda_above(P, r)) if d.claim.startswith(CLAIM_WHICH) else d for d in ds]
     apply(V, ds)
     return ds
 
@@ -1296,19 +1296,27 @@ def _pending_law(r: Results) -> str:
     return pending(len(r.dl_law), r.dl_law_want, f"runs of 3A over λ ∈ [{lo:g}, {hi:g}] (the runs these rows read)")
 
 
-def _lambda_above(r: Results) -> str:
-    """The clause 3A's λ = 2 cell adds to the "which λ grok" row's diagnosis (addendum of 2026-12-05):
-    its count at the paper's budget and seeds against the paper's 3 of 10, judged by the row's rule."""
-    if not r.dl_above_want:
+def _lambda_above(P: pm.Values, r: Results) -> str:
+    """The clause 3A's cells above the 1/λ regime (λ = 2 at the book and paper presets) add to the
+    "which λ grok" row's diagnosis (addendum of 2026-12-05): each cell's count at 3A's budget against
+    the paper's Tab 3 count, judged by the row's rule; pending until all those runs are stored."""
+    above = [w for w in P.decide_lambdas if w > LAMBDA_REGIME[1] and w in PAPER["lam_grokked"]]
+    if not above or not r.dl_above_want:
         return ""
-    w = 2.0
-    where = f"3A's λ = {w:g} cell at the paper's {PAPER['lam_budget']:,} steps"
+    where = f"3A at {P.decide_lambda_budget:,} steps"
+    if P.decide_lambda_budget < PAPER["lam_budget"]:
+        return f"; {where}: below the paper's {PAPER['lam_budget']:,}, so its λ > {LAMBDA_REGIME[1]:g} cannot test the count"
     if len(r.dl_above) < r.dl_above_want:
-        return f"; {where}: {pending(len(r.dl_above), r.dl_above_want, 'runs of that cell')}"
-    pk, pn = PAPER["lam_grokked"][w]
-    k, n = int((r.dl_above["status"] == "grokked").sum()), len(r.dl_above)
-    j = count(pk, pn, k, n, atol=TOL["fraction"])
-    return f"; {where}: {k}/{n} grok against the paper's {pk}/{pn}, {j.verdict} ({j.reason})"
+        return (f"; {where}: λ = {and_list(f'{w:g}' for w in above)}: "
+                f"{pending(len(r.dl_above), r.dl_above_want, 'runs of those cells')}")
+    out = []
+    for w in above:
+        cell = r.dl_above[np.isclose(r.dl_above["weight_decay"], w)]
+        pk, pn = PAPER["lam_grokked"][w]
+        k, n = int((cell["status"] == "grokked").sum()), len(cell)
+        j = count(pk, pn, k, n, atol=TOL["fraction"])
+        out.append(f"λ = {w:g}: {k}/{n} grok against the paper's {pk}/{pn}, {j.verdict} ({j.reason})")
+    return f"; {where}: {'; '.join(out)}"
 
 
 def scale_all(r: Results) -> str:

@@ -921,7 +921,8 @@ def _across_moduli(cv: Mapping[int, Mapping[str, Any]], ptxt: str) -> str:
     if est[lo].hi >= est[hi].lo:
         return ""
     return (f"; and ours moves with the modulus (CIs apart: {est[lo].value:.3f} at p = {lo}, {est[hi].value:.3f} "
-            f"at p = {hi}), where the paper gives one range, {ptxt}, for p ∈ {{53, 71, 97}}")
+            f"at p = {hi}), where the paper gives one range, {ptxt}, for p ∈ "
+            f"{{{', '.join(map(str, PRESETS['paper']['ln_moduli']))}}}")
 
 
 def _diagnose_cv(P: pm.Values, r: Results, d: Diagnosis) -> Diagnosis:

@@ -13,10 +13,11 @@ simply agree, as registered in ``docs/why-we-differ.md`` (:data:`DIAGNOSES`, :fu
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -761,9 +762,11 @@ def _r1(small: Verdict | None, large: Verdict | None, P_small: str, P_large: str
             f"wider): {at}; at {P_small} it is {small.verdict}.")
 
 
-def _r1_cells(P: pm.Values, P2: pm.Values, V: Verdicts, claim: str, have: int, want: int) -> str:
+def _r1_cells(P: pm.Values, P2: pm.Values, V: Verdicts, claim: str, have: int, want: int,
+              partial: Callable[[], Verdicts]) -> str:
     """Rule R1 on one row while 2A is incomplete: judged at 2A's scale from the runs behind the row
-    (:data:`R1_CELLS`) once those are all stored, else pending."""
+    (:data:`R1_CELLS`) once those are all stored (``partial()``: 2A's verdicts from what the store
+    holds), else pending."""
     exps = next((e for c, e in R1_CELLS.items() if claim.startswith(c)), None)
     if exps is None:
         return "R1 (scale) " + pending(have, want, f"runs of 2A at {describe(P2)}")
@@ -771,8 +774,7 @@ def _r1_cells(P: pm.Values, P2: pm.Values, V: Verdicts, claim: str, have: int, w
     names = and_list(_EXPERIMENT_NAMES[e] for e in exps) + f" at p = {P2.p}, with the free controls there"
     if have_c < want_c:
         return "R1 (scale) " + pending(have_c, want_c, f"runs behind this row in 2A ({names})")
-    large = verdicts(P2, analyse(P2, *from_store(P2)))
-    return (f"{_r1(_row(V, claim), _row(large, claim), describe(P), describe(P2))} (Read from 2A's runs behind "
+    return (f"{_r1(_row(V, claim), _row(partial(), claim), describe(P), describe(P2))} (Read from 2A's runs behind "
             f"this row, {names}, all {want_c} in the store; {have} of 2A's {want} runs in all.)")
 
 
@@ -856,13 +858,14 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
         P_small, small, P_large = P, V, P2
         large = verdicts(P2, analyse(P2, *from_store(P2))) if complete(P2) else None
     have, want = (0, 0) if large is not None else progress(P2)
+    partial = functools.cache(lambda: verdicts(P2, analyse(P2, *from_store(P2))))  # read once, if a row needs it
     out = []
     for d in DIAGNOSES:
         row = _row(V, d.claim)
         if row is None:
             continue
         if d.rule.startswith("R1") and large is None:
-            outcome = _r1_cells(P, P2, V, d.claim, have, want)
+            outcome = _r1_cells(P, P2, V, d.claim, have, want, partial)
         elif d.rule.startswith("R1"):
             outcome = _r1(_row(small, d.claim), _row(large, d.claim), describe(P_small), describe(P_large))
         else:
