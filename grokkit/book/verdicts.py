@@ -491,17 +491,43 @@ def _with_data(row: Verdict) -> str:
     return f"{row.paper} — released data: {row.data_paper} ({row.data_verdict} against ours)"
 
 
+#: Columns a verdict table shows as a full-width line under their row (long prose, small and grey).
+DETAIL_COLUMNS = ("why", "scale", "why we differ", "diagnosis")
+
+
 def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: bool = True) -> str:
-    """A verdict frame as HTML: verdict cells coloured, small grey scale and reason columns.
-    Cell text is HTML-escaped unless ``escape=False`` (for cells that hold links)."""
-    weight = "; font-weight: 600" if escape else ""  # unescaped cells bring their own markup
-    styled = frame.style.format(escape="html" if escape else None).apply(
-        lambda col: [f"background-color: {VERDICT_COLORS.get(_verdict_of(v), '')}{weight}" for v in col], subset=[verdict_col]
-    ).hide(axis="index").set_properties(**{"text-align": "left", "vertical-align": "top"})
-    small = [c for c in ("why", "scale", "diagnosis", "why we differ") if c in frame.columns]
-    if small:
-        styled = styled.set_properties(subset=small, **{"font-size": "0.85em", "color": "#444"})
-    return styled.set_table_styles(TABLE_STYLE).to_html()
+    """A verdict frame as HTML that fits the book's text column: the short columns (claim, values,
+    verdict) side by side with the verdict cell coloured, and the long ones (:data:`DETAIL_COLUMNS`:
+    why, scale, diagnosis) as one small grey line under their row, each named. Cell text is
+    HTML-escaped unless ``escape=False`` (for cells that hold links and markup)."""
+    import html
+
+    def text(v: Any) -> str:
+        v = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        return html.escape(v) if escape else v
+
+    detail = [c for c in DETAIL_COLUMNS if c in frame.columns]
+    main = [c for c in frame.columns if c not in detail]
+    cell = "padding:0.3em 0.8em;text-align:left;vertical-align:top"
+    out = ['<table class="grokkit-verdicts" style="font-size:0.88em;border-collapse:collapse;width:100%">',
+           "<thead><tr>" + "".join(f'<th style="{cell};border-bottom:1px solid #999">{html.escape(str(c))}</th>'
+                                   for c in main) + "</tr></thead><tbody>"]
+    for _, row in frame.iterrows():
+        tds = []
+        for c in main:
+            style = cell
+            if c == verdict_col:
+                style += f";background-color:{VERDICT_COLORS.get(_verdict_of(row[c]), '')}"
+                style += ";font-weight:600" if escape else ""  # unescaped cells bring their own markup
+            tds.append(f'<td style="{style}">{text(row[c])}</td>')
+        lines = [f"<b>{html.escape(str(c))}:</b> {text(row[c])}" for c in detail if text(row[c]).strip()]
+        last = "" if lines else ";border-bottom:1px solid #ddd"
+        out.append(f'<tr style="{last[1:]}">' + "".join(tds) + "</tr>")
+        if lines:
+            out.append(f'<tr style="border-bottom:1px solid #ddd"><td colspan="{len(main)}" '
+                       f'style="{cell};padding-top:0;font-size:0.85em;color:#444">' + "<br>".join(lines) + "</td></tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
 
 def _verdict_of(cell: str) -> str:
     """The verdict a table cell starts with (cells may hold markup and a reason after it)."""

@@ -101,6 +101,22 @@ def test_verdicts_table_json_and_compact_view(tmp_path):
     assert "scale" not in html and "inside our CI" in html and "&lt;" not in html.replace("&lt;/", "")
 
 
+def test_verdict_table_keeps_short_columns_side_by_side_and_puts_prose_under_its_row():
+    V = verdicts.Verdicts("09_example", "9. An example", "book")
+    V.add("alpha <b>", verdicts.compare(7.64, est(7.77, 7.61, 7.90), tol=0.05, fmt=".2f"), paper="7.64",
+          scale="8 seeds", section="sec-x")
+    V.add("beta", verdicts.compare(1, est(2, 1.9, 2.1), tol=0.1), paper="1", scale="4 seeds")
+    V.diagnose("beta", "a genuine difference")
+    html = V._repr_html_()
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    assert [h in head for h in ("claim", "paper", "verdict", "scale", "diagnosis")] == [True, True, True, False, False]
+    assert html.count("colspan=") == 2  # one detail line per row
+    assert "<b>scale:</b> 8 seeds" in html and "<b>diagnosis:</b> a genuine difference" in html
+    assert "<b>diagnosis:</b>" not in html[:html.index("beta")]  # an empty diagnosis is not named
+    assert "alpha &lt;b&gt;" in html  # escaped
+    assert verdicts.VERDICT_COLORS["consistent"] in html and verdicts.VERDICT_COLORS["differs"] in html
+
+
 def test_tables_round_each_column_to_its_meaning():
     df = pd.DataFrame({"rho": [0.85, 0.95, 1.0, 1.05], "t_median": [3712.5, 1e4, float("inf"), float("nan")],
                        "norm_median": [54.123, 60.0, 61.25, 2.04], "lr": [1e-3, 2e-3, 4e-3, 8e-3], "n": [8, 8, 8, 8]})
