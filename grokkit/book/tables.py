@@ -33,7 +33,7 @@ class HTML:
 
 #: Cell padding and a slightly smaller font, so wide tables stay readable in the book's column.
 TABLE_STYLE = [{"selector": "", "props": [("font-size", "0.88em"), ("border-collapse", "collapse")]},
-               {"selector": "th, td", "props": [("padding", "0.3em 0.8em"), ("text-align", "left"), ("vertical-align", "top")]},
+               {"selector": "th, td", "props": [("padding", "0.3em 0.5em"), ("text-align", "left"), ("vertical-align", "top")]},
                {"selector": "thead th", "props": [("border-bottom", "1px solid #999")]}]
 
 #: How the book names common columns.

@@ -508,7 +508,7 @@ def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: 
 
     detail = [c for c in DETAIL_COLUMNS if c in frame.columns]
     main = [c for c in frame.columns if c not in detail]
-    cell = "padding:0.3em 0.8em;text-align:left;vertical-align:top"
+    cell = "padding:0.3em 0.5em;text-align:left;vertical-align:top"
     out = ['<table class="grokkit-verdicts" style="font-size:0.88em;border-collapse:collapse;width:100%">',
            "<thead><tr>" + "".join(f'<th style="{cell};border-bottom:1px solid #999">{html.escape(str(c))}</th>'
                                    for c in main) + "</tr></thead><tbody>"]
