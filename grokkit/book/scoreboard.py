@@ -208,6 +208,27 @@ def _chapter_number(chapter: str) -> str:
     return str(int(head)) if head.isdigit() else chapter
 
 
+def _scale_line(board: pd.DataFrame) -> str:
+    """The sentence that says at which preset the chapters rendered: one preset for all, or which
+    chapters at which (the book preset named as fewer seeds and shorter budgets than the papers')."""
+    by_preset: dict[str, list[str]] = {}
+    for chapter, title, preset in board[["chapter", "title", "preset"]].drop_duplicates("chapter").itertuples(index=False):
+        if preset:
+            by_preset.setdefault(preset, []).append(title.split(". ", 1)[0] if ". " in title else chapter)
+    if not by_preset:
+        return ""
+
+    def named(preset: str) -> str:
+        return f"the <code>{html.escape(preset)}</code> preset" + (
+            " (fewer seeds and shorter budgets than the papers')" if preset == "book" else "")
+
+    if len(by_preset) == 1:
+        return f" At {named(next(iter(by_preset)))}; each row says its scale."
+    parts = [f"{'chapter' if len(ch) == 1 else 'chapters'} {html.escape(', '.join(ch))} at {named(p)}"
+             for p, ch in sorted(by_preset.items(), key=lambda kv: kv[1])]
+    return " " + "; ".join(parts)[0].upper() + "; ".join(parts)[1:] + "; each row says its scale."
+
+
 def bottom_line(results_dir: str | os.PathLike[str] | None = None, *, base: str = "", n: int = 5):
     """The book's result in a few lines, for the landing page, computed from every chapter's
     verdict JSON: the papers' claims per verdict (our own hypotheses apart), per paper, and the
@@ -231,10 +252,7 @@ def bottom_line(results_dir: str | os.PathLike[str] | None = None, *, base: str 
     def spread(rows: pd.DataFrame) -> str:
         return ", ".join(badge(v, int((rows["verdict"] == v).sum())) for v in VERDICTS if (rows["verdict"] == v).any())
 
-    presets = sorted(set(board["preset"]) - {""})
-    scale = (f" At the <code>{html.escape(', '.join(presets))}</code> preset"
-             + (", fewer seeds and shorter budgets than the papers'; each row says its scale." if presets == ["book"]
-                else "; each row says its scale.")) if presets else ""
+    scale = _scale_line(board)
     chapters = board["chapter"].nunique()
     out = [f'<div class="grokkit-bottom-line"><p><b>The book re-runs {len(papers)} claims of the three papers '
            f"in {chapters} chapters:</b> {spread(papers)}.{scale}"]

@@ -126,6 +126,12 @@ def test_bottom_line(tmp_path):
     assert "re-runs 4 claims of the three papers in 2 chapters" in html
     assert "<b>1</b> consistent" in html and "<b>1</b> close" in html and "<b>2</b> differs" in html
     assert "Our own hypotheses, counted apart: " in html
+    assert "At the <code>book</code> preset (fewer seeds" in html
+    moved = json.loads((tmp_path / "02_b.json").read_text()) | {"preset": "paper"}  # a chapter moved up
+    (tmp_path / "02_b.json").write_text(json.dumps(moved))
+    assert ("Chapter 1 at the <code>book</code> preset (fewer seeds and shorter budgets than the papers'); "
+            "chapter 2 at the <code>paper</code> preset; each row says its scale") in scoreboard.bottom_line(tmp_path)._repr_html_()
+    (tmp_path / "02_b.json").write_text(json.dumps(moved | {"preset": "book"}))
     # per paper
     for label in ("all three papers", "paper 1", "paper 2", "our own hypotheses (apart)"):
         assert f"<td>{label}</td>" in html
