@@ -76,3 +76,9 @@ def test_plumbing_is_collapsed_and_visible_code_is_short(nb):
                                         "move logic into grokkit or collapse it (hide-input)"
         long = [line for line in lines if len(line) > MAX_CHARS]
         assert not long, f"{nb.name}: visible cell {i} has lines over {MAX_CHARS} characters: {long[:2]}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_cell_ids_are_unique(nb):
+    ids = [c.get("id") for c in _cells(nb)]
+    assert len(set(ids)) == len(ids), f"{nb.name}: cell ids repeat: {sorted({i for i in ids if ids.count(i) > 1})}"

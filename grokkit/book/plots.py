@@ -328,6 +328,38 @@ def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence
     return fig
 
 
+def matched_levels(panels: Sequence[tuple[str, Mapping[float, Any], str, Mapping[float, float], str, str]], *,
+                   xlabel: str = "modulus p", ylabel: str = "$W_c$") -> plt.Figure:
+    """Ours against the paper at the paper's own conditions, one panel per condition, on shared
+    log-log axes. Each panel is ``(title, ours, our_label, paper, paper_label, scale)``: ``ours``
+    maps a level to an :class:`~grokkit.analysis.stats.Estimate` (drawn with its 95 % CI), ``paper``
+    a level to the paper's value (black crosses; ``{}`` where the paper gives none at our condition)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), sharey=True, squeeze=False)
+    for ax, (title, ours, our_label, paper, paper_label, scale) in zip(axes[0], panels):
+        pts = sorted((x, e) for x, e in ours.items() if e is not None and np.isfinite(e.value))
+        if pts:
+            xs = [x for x, _ in pts]
+            v = np.array([e.value for _, e in pts])
+            err = [v - np.array([e.lo for _, e in pts]), np.array([e.hi for _, e in pts]) - v]
+            ax.errorbar(xs, v, yerr=err, fmt="o", color=OURS, capsize=3, label=our_label)
+        paper_points(ax, paper, paper_label)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        levels = sorted(set(ours) | set(paper))
+        ax.set_xticks(levels, [f"{v:g}" for v in levels])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v) % 10 == 0 else ""))
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="upper left", fontsize=8)
+        if scale:
+            annotate_scale(ax, scale)
+    axes[0][0].set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
 def delays_by_arm(arms: Sequence[tuple[pd.DataFrame, str, str]], x: str, *, reference: float | None = None,
                   reference_label: str = "free control", xlabel: str = r"$\rho$", scale: str = "",
                   fits: Sequence[Any] | None = None, paper: Sequence[Mapping[float, float] | None] | None = None,

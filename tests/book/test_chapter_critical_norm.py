@@ -189,3 +189,17 @@ def test_a_row_the_policy_makes_inconclusive_says_how_many_seeds_would_decide_it
     assert row.verdict == "inconclusive" and row.seeds_to_decide
     assert row.diagnosis.startswith("too few seeds") and f"about {row.seeds_to_decide} seeds" in row.diagnosis
     assert diagnoses.undiagnosed(V2) == []
+
+
+def test_the_matched_panels_draw_the_paper_only_at_its_own_condition(book):
+    P, r, V, ds = book
+    pooled, scan = ch.matched_panels(P, r)
+    assert pooled[3] == {29: 42.1, 41: 47.6, 59: 54.6, 79: 61.2, 97: 67.1} and scan[3] == {41: 49.54, 59: 54.72}
+    assert set(pooled[1]) == {q for q in P.pooled_moduli if r.deciding.pooled_have.get(q, 0) >= r.deciding.pooled_want[q]}
+    assert ("k = " in pooled[2]) == r.deciding.pooled_complete and ("k = " in scan[2]) == r.deciding.scan_complete
+    other = type(P)(**{**vars(P), "pooled_fractions": [0.4, 0.5], "main_fraction": 0.5})  # not paper 1's conditions
+    pooled, scan = ch.matched_panels(other, r)
+    assert pooled[3] == {} and scan[3] == {}
+    from grokkit.book import plots
+    fig = plots.matched_levels(ch.matched_panels(P, r))
+    assert [a.get_title() for a in fig.axes] == [t[0] for t in ch.matched_panels(P, r)]

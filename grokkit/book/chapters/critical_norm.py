@@ -760,6 +760,33 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
     return out
 
 
+def matched_panels(P: pm.Values, r: Results) -> list[tuple[str, dict, str, dict, str, str]]:
+    """The deciding experiments against paper 1 at its own two conditions, as panels for
+    :func:`grokkit.book.plots.matched_levels`: W_c per modulus pooled over the fractions (1A: our
+    mean over the grokked seeds of every fraction, for each modulus whose runs are all stored) and
+    at the main fraction over the p-scan moduli (1B: our median). The paper's values are drawn only
+    where our condition is its own."""
+    dec = r.deciding
+    if dec is None:
+        return []
+    fracs = sorted(P.pooled_fractions)
+    pooled_paper = ({q: float(PAPER_TEXT["wc_pooled"][q]) for q in P.pooled_moduli if q in PAPER_TEXT["wc_pooled"]}
+                    if _same(fracs, PAPER_CONDITION["pooled_fractions"]) else {})
+    pooled_ours = {q: e for q, e in dec.pooled_est.items() if dec.pooled_have.get(q, 0) >= dec.pooled_want.get(q, 0)}
+    k_pooled = f": k = {fmt_ci(dec.pooled_power, '.2f')}" if dec.pooled_complete and dec.pooled_power else ""
+    scan_paper = ({q: float(v) for q, v in PAPER_TEXT["wc_scan_040"].items() if q in P.scan_moduli}
+                  if _same(P.main_fraction, PAPER_CONDITION["scan_fraction"]) else {})
+    scan_ours = {int(c.p): Estimate(c.norm_median, c.norm_lo, c.norm_hi) for c in dec.scan_cells.itertuples()}
+    k_scan = f": k = {fmt_ci(dec.scan_power.exponent, '.2f')}" if dec.scan_complete and dec.scan_power else ""
+    return [
+        (f"pooled over fractions {fracs[0]:.2f}–{fracs[-1]:.2f} (1A)", pooled_ours,
+         f"ours, mean of grokked seeds{k_pooled}", pooled_paper,
+         f"paper 1, pooled: k = {PAPER_TEXT['power_pooled']}", cells.scale_note(dec.pooled, ["p", "train_frac"])),
+        (f"train fraction {P.main_fraction:.2f}, the p-scan (1B)", scan_ours, f"ours, median{k_scan}", scan_paper,
+         f"paper 1's p-scan: k = {PAPER_TEXT['power_scan']}", cells.scale_note(dec.scan, "p")),
+    ]
+
+
 def scale_all(r: Results) -> str:
     """The scale of every run of the chapter, for the page's closing line."""
     tabs = list(r.runs.values()) + ([r.deciding.pooled, r.deciding.scan] if r.deciding is not None else [])
