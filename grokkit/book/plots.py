@@ -296,6 +296,19 @@ def norm_at_grok(panels: Sequence[tuple[pd.DataFrame, pd.DataFrame, str, str, bo
     return fig
 
 
+def _log_log_levels(ax: plt.Axes, levels: Any) -> None:
+    """Log-log axes for a power law: a tick at each level on x, plain numbers on y (the minor
+    ticks labelled at multiples of 10)."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    levels = sorted(set(levels))
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v) % 10 == 0 else ""))
+    ax.minorticks_on()
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence[tuple[Any, str, str]] = (),
               paper: Mapping[float, float] | None = None, paper_label: str = "paper", xlabel: str = "modulus p",
               ylabel: str = "$W_c$", scale: str = "") -> plt.Figure:
@@ -312,14 +325,7 @@ def power_law(runs: pd.DataFrame, cells: pd.DataFrame, x: str, *, fits: Sequence
         xs = np.geomspace(np.min(fit.x), np.max(fit.x), 100)
         ax.plot(xs, fit.predict(xs), color=OURS, ls=ls, lw=1.2, label=f"{lab}: k = {fit.exponent.value:.2f}")
     paper_points(ax, paper or {}, paper_label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    levels = sorted(cells[x])
-    ax.set_xticks(levels, [f"{v:g}" for v in levels])
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v) % 10 == 0 else ""))
-    ax.minorticks_on()
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_log_levels(ax, cells[x])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     legend_outside(ax)
@@ -343,13 +349,7 @@ def matched_levels(panels: Sequence[tuple[str, Mapping[float, Any], str, Mapping
             err = [v - np.array([e.lo for _, e in pts]), np.array([e.hi for _, e in pts]) - v]
             ax.errorbar(xs, v, yerr=err, fmt="o", color=OURS, capsize=3, label=our_label)
         paper_points(ax, paper, paper_label)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        levels = sorted(set(ours) | set(paper))
-        ax.set_xticks(levels, [f"{v:g}" for v in levels])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v) % 10 == 0 else ""))
+        _log_log_levels(ax, set(ours) | set(paper))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.legend(loc="upper left", fontsize=8)
