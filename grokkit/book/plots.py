@@ -340,6 +340,8 @@ def matched_levels(panels: Sequence[tuple[str, Mapping[float, Any], str, Mapping
     log-log axes. Each panel is ``(title, ours, our_label, paper, paper_label, scale)``: ``ours``
     maps a level to an :class:`~grokkit.analysis.stats.Estimate` (drawn with its 95 % CI), ``paper``
     a level to the paper's value (black crosses; ``{}`` where the paper gives none at our condition)."""
+    if not panels:
+        raise ValueError("panels: at least one panel (a condition to compare at) is needed")
     fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels), 3.6), sharey=True, squeeze=False)
     for ax, (title, ours, our_label, paper, paper_label, scale) in zip(axes[0], panels):
         pts = sorted((x, e) for x, e in ours.items() if e is not None and np.isfinite(e.value))
