@@ -331,3 +331,18 @@ def test_the_step_kernels_fall_back_to_torch_operations(monkeypatch):
     monkeypatch.setenv("GROKKIT_KERNELS", "0")
     assert kernels.for_step(torch.zeros(2)) is TORCH_KERNELS
     assert kernels.for_step(torch.zeros(2, dtype=torch.float16)) is TORCH_KERNELS
+
+
+@pytest.mark.xfail(strict=True, reason="known: the fused GELU's erf (Abramowitz & Stegun 7.1.26) is biased low by "
+                   "about 2e-8 on average where torch's float32 GELU is unbiased. With the kernels on, a "
+                   "rounding-sensitive cell (chapter 2, p = 41, rho = 1.15) groks about 35 % later than with them "
+                   "off or with autograd; this bias is one candidate cause (stop note of 2026-12-05). Remove the "
+                   "marker when the kernel is fixed and the affected cells retrained.")
+def test_the_fused_gelu_is_as_unbiased_as_torchs(fused):
+    g = torch.Generator().manual_seed(11)
+    x = 2 * torch.randn(4096, 256, generator=g)
+    act, slope = x.clone(), torch.empty_like(x)
+    fused.gelu_slope_(act, slope)
+    truth = F.gelu(x.double())
+    assert abs(float((F.gelu(x).double() - truth).mean())) < 1e-9  # torch's own float32 GELU: about 2e-11
+    assert abs(float((act.double() - truth).mean())) < 1e-9
