@@ -185,3 +185,13 @@ def test_an_r1_row_is_judged_from_its_own_runs_before_the_rest_of_2a(book, monke
     monkeypatch.setattr(ch, "cells_stored", lambda P2, exps: (3, 16))
     outcomes = {d.claim: d.outcome for d in ch.diagnose(P, r, ch.verdicts(P, r))}
     assert outcomes["The law bends"].startswith("R1 (scale) undecided: 3 of the 16 runs behind this row")
+
+
+def test_a_row_registered_after_it_moved_says_so_and_claims_nothing():
+    from grokkit.book import verdicts as vd
+    V = vd.Verdicts("02_pinned_norm_law", "2. T", "paper")
+    V.add("Per-modulus exponents", vd.compare(7.92, Estimate(9.18, 9.0, 9.3), tol=0.05), paper="7.92", scale="s")
+    V.add("Held at ρ = 2 (an unregistered row)", vd.compare(1.0, Estimate(2.0, 1.9, 2.1), tol=0.1), paper="1", scale="s")
+    later, plain = (ch._generic(r) for r in V.rows)
+    assert "registered at commit dc52c2e, after the row moved; 2B has not run, so none is claimed" in later.outcome
+    assert plain.outcome.startswith("not registered") and "dc52c2e" not in plain.outcome
