@@ -158,22 +158,3 @@ def coverage(rows: pd.DataFrame, rates: dict[str, float]) -> pd.DataFrame:
                         "status": "not tested", "chapter": "", "why not tested": h.why,
                         "cost (hours here)": cost(h.runs, h.steps, h.model, rates)})
     return pd.DataFrame(out)
-
-
-def coverage_html(table: pd.DataFrame) -> str:
-    """:func:`coverage` as the scoreboard shows it, narrow enough for the book's column: paper, where,
-    claim, the paper's figure, the status coloured as a verdict and the chapter's number; under an
-    untested headline, one line with why it is not tested and what testing it would cost here."""
-    from .verdicts import verdict_table
-
-    def why(r) -> str:
-        if r["status"] != "not tested":
-            return ""
-        hours = r["cost (hours here)"]
-        cost = f"; testing it would take about {hours:,.1f} h on this CPU" if pd.notna(hours) else ""
-        return f"{r['why not tested']}{cost}"
-
-    view = table[["paper", "where", "claim", "paper's figure", "status"]].copy()
-    view["chapter"] = [c.split("_", 1)[0].lstrip("0") if c else "" for c in table["chapter"]]
-    view["why"] = [why(r) for _, r in table.iterrows()]
-    return verdict_table(view, verdict_col="status")

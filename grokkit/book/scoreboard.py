@@ -110,6 +110,24 @@ def table_html(board: pd.DataFrame, base: str = "../chapters/") -> str:
     return verdict_table(frame, escape=False)
 
 
+def coverage_html(table: pd.DataFrame) -> str:
+    """:func:`grokkit.book.claims.coverage` as the scoreboard shows it, narrow enough for the book's
+    column: paper, where, claim, the paper's figure, the status coloured as a verdict and the chapter's
+    number; under an untested headline, one line with why it is not tested and what testing it would
+    cost here."""
+    def why(r) -> str:
+        if r["status"] != "not tested":
+            return ""
+        hours = r["cost (hours here)"]
+        cost = f"; testing it would take about {hours:,.1f} h on this CPU" if pd.notna(hours) else ""
+        return f"{r['why not tested']}{cost}"
+
+    view = table[["paper", "where", "claim", "paper's figure", "status"]].copy()
+    view["chapter"] = [_chapter_number(c) if c else "" for c in table["chapter"]]
+    view["why"] = [why(r) for _, r in table.iterrows()]
+    return verdict_table(view, verdict_col="status")
+
+
 def diagnosed(board: pd.DataFrame) -> pd.DataFrame:
     """The rows that carry a diagnosis (why we differ): the scoreboard's filter."""
     return board[board["diagnosis"].astype(str).str.len() > 0]
@@ -212,9 +230,9 @@ def _scale_line(board: pd.DataFrame) -> str:
     """The sentence that says at which preset the chapters rendered: one preset for all, or which
     chapters at which (the book preset named as fewer seeds and shorter budgets than the papers')."""
     by_preset: dict[str, list[str]] = {}
-    for chapter, title, preset in board[["chapter", "title", "preset"]].drop_duplicates("chapter").itertuples(index=False):
+    for chapter, preset in board[["chapter", "preset"]].drop_duplicates("chapter").itertuples(index=False):
         if preset:
-            by_preset.setdefault(preset, []).append(title.split(". ", 1)[0] if ". " in title else chapter)
+            by_preset.setdefault(preset, []).append(_chapter_number(chapter))
     if not by_preset:
         return ""
 

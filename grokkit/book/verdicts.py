@@ -506,11 +506,12 @@ def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: 
         v = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
         return html.escape(v) if escape else v
 
+    table, cell, head = (_inline_style(sel) for sel in ("", "th, td", "thead th"))  # the book's TABLE_STYLE
+    rule = "border-bottom:1px solid #ddd"  # between rows (a row and its detail line stay together)
     detail = [c for c in DETAIL_COLUMNS if c in frame.columns]
     main = [c for c in frame.columns if c not in detail]
-    cell = "padding:0.3em 0.5em;text-align:left;vertical-align:top"
-    out = ['<table class="grokkit-verdicts" style="font-size:0.88em;border-collapse:collapse;width:100%">',
-           "<thead><tr>" + "".join(f'<th style="{cell};border-bottom:1px solid #999">{html.escape(str(c))}</th>'
+    out = [f'<table class="grokkit-verdicts" style="{table};width:100%">',
+           "<thead><tr>" + "".join(f'<th style="{cell};{head}">{html.escape(str(c))}</th>'
                                    for c in main) + "</tr></thead><tbody>"]
     for _, row in frame.iterrows():
         tds = []
@@ -521,13 +522,16 @@ def verdict_table(frame: pd.DataFrame, verdict_col: str = "verdict", *, escape: 
                 style += ";font-weight:600" if escape else ""  # unescaped cells bring their own markup
             tds.append(f'<td style="{style}">{text(row[c])}</td>')
         lines = [f"<b>{html.escape(str(c))}:</b> {text(row[c])}" for c in detail if text(row[c]).strip()]
-        last = "" if lines else ";border-bottom:1px solid #ddd"
-        out.append(f'<tr style="{last[1:]}">' + "".join(tds) + "</tr>")
+        out.append(f'<tr style="{"" if lines else rule}">' + "".join(tds) + "</tr>")
         if lines:
-            out.append(f'<tr style="border-bottom:1px solid #ddd"><td colspan="{len(main)}" '
+            out.append(f'<tr style="{rule}"><td colspan="{len(main)}" '
                        f'style="{cell};padding-top:0;font-size:0.85em;color:#444">' + "<br>".join(lines) + "</td></tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+def _inline_style(selector: str) -> str:
+    """The properties :data:`~grokkit.book.tables.TABLE_STYLE` gives ``selector``, as an inline style."""
+    return ";".join(f"{k}:{v}" for rule in TABLE_STYLE if rule["selector"] == selector for k, v in rule["props"])
 
 def _verdict_of(cell: str) -> str:
     """The verdict a table cell starts with (cells may hold markup and a reason after it)."""

@@ -193,5 +193,6 @@ def test_a_row_registered_after_it_moved_says_so_and_claims_nothing():
     V.add("Per-modulus exponents", vd.compare(7.92, Estimate(9.18, 9.0, 9.3), tol=0.05), paper="7.92", scale="s")
     V.add("Held at ρ = 2 (an unregistered row)", vd.compare(1.0, Estimate(2.0, 1.9, 2.1), tol=0.1), paper="1", scale="s")
     later, plain = (ch._generic(r) for r in V.rows)
-    assert "registered at commit dc52c2e, after the row moved; 2B has not run, so none is claimed" in later.outcome
+    assert ("registered at commit dc52c2e, after the row moved; the chapter does not read 2B's outcome yet, "
+            "so none is claimed") in later.outcome
     assert plain.outcome.startswith("not registered") and "dc52c2e" not in plain.outcome

@@ -91,7 +91,7 @@ def test_coverage_finds_each_headlines_row_and_costs_the_untested(tmp_path):
     h = next(h for h in claims.HEADLINES if not h.tested and h.model == "mlp")
     assert untested.loc[h.claim, "cost (hours here)"] == pytest.approx(h.runs * h.steps / 1000 / 3600)
     assert untested["why not tested"].str.len().min() > 0
-    html = claims.coverage_html(cov)
+    html = scoreboard.coverage_html(cov)
     assert html.count("colspan=") == len(untested)  # a line under each untested headline only
     assert f"{h.why}; testing it would take about" in html and ">1</td>" in html  # the chapter's number
 

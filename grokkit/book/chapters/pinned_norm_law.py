@@ -820,10 +820,12 @@ def _as_points(P: pm.Values, r: Results) -> dict[str, Judgement]:
 
 
 #: Rows that moved at the paper preset, whose candidates and deciding experiment were registered after
-#: the move (``docs/why-we-differ.md``, last addendum); until that experiment has run, no explanation is claimed.
+#: the move (``docs/why-we-differ.md``, last addendum); until the chapter reads that experiment's outcome,
+#: no explanation is claimed.
 REGISTERED_LATER = {
     claim: "candidates and a deciding experiment (2B: the p = 41 scan cells retrained with the fused CPU kernels "
-           "off) were registered at commit dc52c2e, after the row moved; 2B has not run, so none is claimed"
+           "off) were registered at commit dc52c2e, after the row moved; the chapter does not read 2B's outcome "
+           "yet, so none is claimed"
     for claim in ("One exponent shared across moduli", "Per-modulus exponents")}
 
 
