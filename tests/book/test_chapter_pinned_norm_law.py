@@ -187,12 +187,85 @@ def test_an_r1_row_is_judged_from_its_own_runs_before_the_rest_of_2a(book, monke
     assert outcomes["The law bends"].startswith("R1 (scale) undecided: 3 of the 16 runs behind this row")
 
 
-def test_a_row_registered_after_it_moved_says_so_and_claims_nothing():
+# ---------------------------------------------------------------- experiment 2B (kernels off), registered later
+def test_a_row_not_registered_gets_the_generic_diagnosis_without_2b():
     from grokkit.book import verdicts as vd
     V = vd.Verdicts("02_pinned_norm_law", "2. T", "paper")
-    V.add("Per-modulus exponents", vd.compare(7.92, Estimate(9.18, 9.0, 9.3), tol=0.05), paper="7.92", scale="s")
     V.add("Held at ρ = 2 (an unregistered row)", vd.compare(1.0, Estimate(2.0, 1.9, 2.1), tol=0.1), paper="1", scale="s")
-    later, plain = (ch._generic(r) for r in V.rows)
-    assert ("registered at commit dc52c2e, after the row moved; the chapter does not read 2B's outcome yet, "
-            "so none is claimed") in later.outcome
-    assert plain.outcome.startswith("not registered") and "dc52c2e" not in plain.outcome
+    plain = ch._generic(V.rows[0])
+    assert plain.outcome.startswith("not registered") and "2B" not in plain.outcome
+
+
+def test_2b_reads_its_own_store_beside_the_chapters():
+    P = ch.PARAMETERS.resolve("paper", store="somewhere/runs")
+    assert ch.store_2b(P).root.as_posix() == "somewhere/" + ch.STORE_2B
+
+
+def _2b(alpha_off: float, have: int = 48) -> ch.KernelsOff:
+    return ch.KernelsOff(have, 48, alpha_on=Estimate(9.18, 8.74, 9.48), alpha_off=Estimate(alpha_off, alpha_off - 0.3,
+                                                                                         alpha_off + 0.3),
+                         shared_on=Estimate(7.94, 7.76, 8.03), shared_off=Estimate(7.71, 7.54, 7.79))
+
+
+@pytest.mark.parametrize("alpha_off, have, start", [
+    (8.29, 48, "numerical path"),  # consistent with 7.92 kernels off, differs on
+    (9.60, 48, "undecided between seeds or grid and genuine"),  # still differs kernels off
+    (8.29, 47, None)])  # 2B incomplete: nothing claimed
+def test_rule_2b_on_constructed_exponents(monkeypatch, alpha_off, have, start):
+    monkeypatch.setattr(ch, "kernels_off", lambda P, r: _2b(alpha_off, have))
+    P = ch.PARAMETERS.resolve("paper")
+    out = ch.outcome_2b(P, None, "Per-modulus exponents")
+    assert "registered at commit dc52c2e, after the row moved" in out
+    if start is None:
+        assert "holds 47 of the 48 runs" in out and "no explanation is claimed" in out
+    else:
+        assert out.startswith(start + ":") or out.startswith(start + " (")
+        assert "shared exponent" not in out
+        assert "shared exponent is 7.71 [7.54, 7.79] kernels off, consistent" in ch.outcome_2b(
+            P, None, "One exponent shared across moduli 41/53/59/71")
+
+
+@pytest.fixture(scope="module")
+def paper():
+    P = ch.PARAMETERS.resolve("paper", train=False, store=str(STORE))
+    if not ch.complete(P):
+        pytest.skip("the paper preset's runs are not all in data/runs")
+    r = ch.analyse(P, *ch.from_store(P))
+    return P, r
+
+
+def test_2b_decides_the_two_p41_rows_at_the_paper_preset(paper):
+    P, r = paper
+    k = ch.kernels_off(P, r)
+    if not k.complete:
+        pytest.skip("experiment 2B's runs are not all in data/runs-2b-kernels-off")
+    assert (k.have, k.want) == (48, 48)
+    on, off = (k.cells[k.cells.path == x].set_index("rho") for x in ("kernels on", "kernels off"))
+    assert (on.loc[[0.85, 1.00], "t_median"] == off.loc[[0.85, 1.00], "t_median"]).all()  # the fast cells agree
+    assert off.loc[1.15, "t_median"] < 0.8 * on.loc[1.15, "t_median"]  # the slow cell moves back
+    V = ch.verdicts(P, r)
+    ds = {d.claim.split(" 41/")[0]: d for d in ch.diagnose(P, r, V)}
+    for claim in ch.ROWS_2B:
+        d = ds[claim]
+        assert d.experiment == ch.EXPERIMENT_2B and d.rule == ch.RULE_2B
+        assert d.outcome.startswith("numerical path: 2B (registered at commit dc52c2e"), d.outcome
+    table = ch.kernels_off_table(k)
+    assert list(table.columns) == ["ρ", "paper 1", "ours, kernels on", "ours, kernels off"] and len(table) == 4
+    assert table.iloc[-1].tolist() == ["exponent α", "7.92 [7.06, 8.47]", ch.fmt_ci(k.alpha_on, ".2f"),
+                                       ch.fmt_ci(k.alpha_off, ".2f")]
+    assert ch.kernels_off_glue(k)["alpha_shared_off"] == ch.fmt_ci(k.shared_off, ".2f")
+
+
+def test_2b_counts_its_missing_runs(paper, tmp_path):
+    import shutil
+    P, r = paper
+    src = ch.store_2b(P).root
+    if not src.is_dir():
+        pytest.skip("no experiment 2B store")
+    shutil.copytree(src, tmp_path / ch.STORE_2B)
+    P_tmp = ch.PARAMETERS.resolve("paper", train=False, store=str(tmp_path / "runs"))
+    first = next((tmp_path / ch.STORE_2B).glob("*/*.json"))
+    first.unlink()
+    k = ch.kernels_off(P_tmp, r)
+    assert (k.have, k.want, k.complete, k.cells) == (47, 48, False, None)
+    assert set(ch.kernels_off_glue(k).values()) == {"not read (2B incomplete)"} and "47 of the 48" in ch.kernels_off_note(k)

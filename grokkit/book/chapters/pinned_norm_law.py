@@ -8,7 +8,8 @@ result was read), its two designs (the free controls that measure W_c(p) and T_f
 clamped runs held at ρ·W_c(p)), the store checks of preset "auto" (:func:`complete`,
 :func:`progress`), the analysis of their runs, the texts its prose glues, its verdicts under the
 book's verdict policy (:mod:`grokkit.book.verdicts`) and the diagnoses of the rows that do not
-simply agree, as registered in ``docs/why-we-differ.md`` (:data:`DIAGNOSES`, :func:`diagnose`).
+simply agree, as registered in ``docs/why-we-differ.md`` (:data:`DIAGNOSES`, :func:`diagnose`), among them
+experiment 2B, read from a store of its own beside the chapter's (:func:`kernels_off`).
 """
 
 from __future__ import annotations
@@ -819,14 +820,139 @@ def _as_points(P: pm.Values, r: Results) -> dict[str, Judgement]:
     return {"…the learning rate much less": lever, "Exponent at each learning rate": alphas}
 
 
-#: Rows that moved at the paper preset, whose candidates and deciding experiment were registered after
-#: the move (``docs/why-we-differ.md``, last addendum); until the chapter reads that experiment's outcome,
-#: no explanation is claimed.
-REGISTERED_LATER = {
-    claim: "candidates and a deciding experiment (2B: the p = 41 scan cells retrained with the fused CPU kernels "
-           "off) were registered at commit dc52c2e, after the row moved; the chapter does not read 2B's outcome "
-           "yet, so none is claimed"
-    for claim in ("One exponent shared across moduli", "Per-modulus exponents")}
+# ---------------------------------------------------------------------------- experiment 2B
+#: Deciding experiment 2B (``docs/why-we-differ.md``, addendum registered at commit :data:`REGISTERED_2B`,
+#: after the two rows below moved at the paper preset and before any run of 2B): the scan cells at
+#: :data:`P_2B` retrained with the fused CPU kernels off (``GROKKIT_KERNELS=0``), same configs and store
+#: keys, into a store of their own beside the chapter's (:data:`STORE_2B`; the key does not name the
+#: numerical path).
+REGISTERED_2B, P_2B, STORE_2B = "dc52c2e", 41, "runs-2b-kernels-off"
+EXPERIMENT_2B = (f"2B: the p = {P_2B} scan cells retrained with the fused CPU kernels off, in a store of their "
+                 f"own (data/{STORE_2B})")
+CANDIDATES_2B = (
+    "numerical path: the fused CPU kernels (runs trained since 2026-11-30) round differently from torch's "
+    "float32 operations, and the slow cell p = 41, ρ = 1.15 is rounding-sensitive",
+    "seeds (the paper preset's seeds 8–15)", "evaluation grid (log:360 against every 25 steps)",
+    f"a genuine difference at p = {P_2B}")
+RULE_2B = (f"numerical path if, kernels off, the p = {P_2B} exponent is consistent or close where kernels on it "
+           "differs; seeds or grid if it still differs kernels off and the book preset's 8 seeds, read on the log "
+           "grid, agree; genuine otherwise")
+#: The rows 2B decides (by their claim's start).
+ROWS_2B = ("One exponent shared across moduli", "Per-modulus exponents")
+
+
+@dataclass
+class KernelsOff:
+    """Experiment 2B read beside the chapter's runs: ``have`` of the ``want`` scan runs at :data:`P_2B` in
+    2B's store; when all are there, the cells (kernels on and off, by ρ) and both fits' exponents."""
+
+    have: int
+    want: int
+    cells: pd.DataFrame | None = None
+    alpha_on: Estimate | None = None
+    alpha_off: Estimate | None = None
+    shared_on: Estimate | None = None
+    shared_off: Estimate | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.want > 0 and self.have == self.want
+
+
+def store_2b(P: pm.Values) -> RunStore:
+    """2B's store: :data:`STORE_2B` beside the chapter's store (``data/runs-2b-kernels-off``)."""
+    return RunStore(RunStore(P.store).root.parent / STORE_2B)
+
+
+def kernels_off(P: pm.Values, r: Results) -> KernelsOff:
+    """Experiment 2B against the chapter's runs ``r`` at ``P``: the scan runs at :data:`P_2B` read again
+    from 2B's store (:func:`store_2b`, same keys) in place of the chapter's, refitted by the chapter's
+    fits (the shared exponent with the other moduli as stored, the exponent at :data:`P_2B` as its group).
+    Incomplete (``have < want``) when 2B's store lacks some of them, or P's scan has none at P_2B."""
+    on = r.scan[r.scan.p == P_2B]
+    store = store_2b(P)
+    keys = list(on.key)
+    have = sum(k in store for k in keys) if store.root.is_dir() else 0
+    out = KernelsOff(have, len(keys))
+    if not out.complete:
+        return out
+    off = on[["key", "p", "rho"]].merge(store.table(keys).drop(columns=["p"]), on="key")
+    scan_off = pd.concat([r.scan[r.scan.p != P_2B], off], ignore_index=True)
+    shared_off = cells.shared_slope_fit(scan_off[scan_off.p.isin(P.scan_moduli)], "rho", "p")
+    group = lambda fit: dict(fit.per_group).get(P_2B) if fit is not None else None  # noqa: E731
+    alpha = lambda fit: fit.alpha if fit is not None else None  # noqa: E731
+    both = pd.concat([cells.cell_table(on, "rho").assign(path="kernels on"),
+                      cells.cell_table(off, "rho").assign(path="kernels off")], ignore_index=True)
+    return replace(out, cells=both, alpha_on=alpha(group(r.shared)), alpha_off=alpha(group(shared_off)),
+                   shared_on=alpha(r.shared), shared_off=alpha(shared_off))
+
+
+def kernels_off_table(k: KernelsOff) -> pd.DataFrame:
+    """2B's cells for the page: per ρ, the paper's median and ours (median [95 % CI], grokked / runs) with
+    the fused kernels on (the chapter's runs) and off (2B's); a last row with the exponent at :data:`P_2B`."""
+    if k.cells is None:
+        return pd.DataFrame()
+    fmt = lambda c: (f"{fmt_num(c.t_median, ',.0f')} [{fmt_num(c.t_lo, ',.0f')}, {fmt_num(c.t_hi, ',.0f')}]"  # noqa: E731
+                     f" ({int(c.n_grokked)}/{int(c.n)})")
+    rows = {}
+    for c in k.cells.itertuples():
+        row = rows.setdefault(c.rho, {"ρ": f"{c.rho:.2f}", "paper 1": fmt_num(PAPER["scan"][P_2B].get(
+            round(c.rho, 2), np.nan), ",.0f")})
+        row[f"ours, {c.path}"] = fmt(c)
+    lo, hi = PAPER["alpha_per_p_ci"][P_2B]
+    rows["alpha"] = {"ρ": "exponent α", "paper 1": f"{PAPER['alpha_per_p'][P_2B]:.2f} [{lo:.2f}, {hi:.2f}]",
+                     "ours, kernels on": fmt_ci(k.alpha_on, ".2f"), "ours, kernels off": fmt_ci(k.alpha_off, ".2f")}
+    return pd.DataFrame(list(rows.values()))
+
+
+def kernels_off_glue(k: KernelsOff) -> dict[str, str]:
+    """The numbers the page's opening gives 2B: the shared and p = 41 exponents with the kernels off, the
+    p = 41 exponent with them on ("not read" while 2B is incomplete at the chapter's parameters)."""
+    ci = (lambda e: fmt_ci(e, ".2f")) if k.complete else (lambda e: "not read (2B incomplete)")  # noqa: E731
+    return {"alpha_shared_off": ci(k.shared_off), "alpha_41_off": ci(k.alpha_off), "alpha_41_on": ci(k.alpha_on)}
+
+
+def kernels_off_note(k: KernelsOff) -> str:
+    """What the page says in place of 2B's table while 2B is not complete for the chapter's parameters."""
+    if k.want == 0:
+        return f"Experiment 2B: this run of the chapter has no scan cells at p = {P_2B}."
+    return (f"Experiment 2B: its store holds {k.have} of the {k.want} runs it retrains at these parameters "
+            "(2B retrains the paper preset's cells), so it is not read here.")
+
+
+def _judged_2b(P: pm.Values, k: KernelsOff) -> dict[str, Judgement]:
+    """2B's four judgements by the chapter's tolerances: the exponent at :data:`P_2B` and the shared one,
+    kernels on and off."""
+    at = lambda a: compare(PAPER["alpha_per_p_ci"][P_2B], a, tol=TOL["alpha_per_p"], fmt=".2f")  # noqa: E731
+    shared = lambda a: compare(PAPER["alpha_shared_ci"], a, tol=TOL["alpha_shared"], fmt=".2f")  # noqa: E731
+    return {"on": at(k.alpha_on), "off": at(k.alpha_off), "shared on": shared(k.shared_on),
+            "shared off": shared(k.shared_off)}
+
+
+def outcome_2b(P: pm.Values, r: Results, claim: str) -> str:
+    """The outcome of 2B's rule (:data:`RULE_2B`) for one of :data:`ROWS_2B`, in one sentence."""
+    k = kernels_off(P, r)
+    later = f"registered at commit {REGISTERED_2B}, after the row moved"
+    if not k.complete:
+        return (f"2B ({later}) is not complete: its store holds {k.have} of the {k.want} runs it retrains, so no "
+                "explanation is claimed.")
+    j = _judged_2b(P, k)
+    if j["off"].verdict in (CONSISTENT, "close") and j["on"].verdict == "differs":
+        word = "numerical path"
+    elif j["off"].verdict == "differs":
+        word = ("undecided between seeds or grid and genuine (the exponent still differs with the kernels off, "
+                "and the rule's second reading, the book preset's 8 seeds on the log grid, is not computed here)")
+    else:
+        word = "genuine (neither branch of the rule applies)"
+    lo, hi = PAPER["alpha_per_p_ci"][P_2B]
+    said = (f"with the fused CPU kernels off the p = {P_2B} exponent is {fmt_ci(k.alpha_off, '.2f')}, "
+            f"{j['off'].verdict}, against {fmt_ci(k.alpha_on, '.2f')} with them on, {j['on'].verdict} (paper "
+            f"{PAPER['alpha_per_p'][P_2B]:.2f} [{lo:.2f}, {hi:.2f}])")
+    if claim.startswith(ROWS_2B[0]):
+        said += (f"; the shared exponent is {fmt_ci(k.shared_off, '.2f')} kernels off, {j['shared off'].verdict}, "
+                 f"against {fmt_ci(k.shared_on, '.2f')} on, {j['shared on'].verdict}")
+    return (f"{word}: 2B ({later}; {k.have} runs) by its rule: {said}. The row's verdict stays the one "
+            "computed from the chapter's runs, trained with the kernels on.")
 
 
 def _generic(row: Verdict) -> Diagnosis:
@@ -846,11 +972,9 @@ def _generic(row: Verdict) -> Diagnosis:
                          _text_data(row, written) + " Before the verdict policy the row judged the data (then "
                          f"{before_policy({'verdict': row.data_verdict})}); policy rule 3 judges the claim as "
                          "written, the data beside it.")
-    later = next((t for c, t in REGISTERED_LATER.items() if row.claim.startswith(c)), "")
     return Diagnosis(row.claim, ("none registered",), "none", "none",
                      f"not registered: the registration ({REGISTERED}) lists the rows that did not agree at the "
-                     f"book preset, and this one did; here it {_is(row.verdict)} ({row.scale})"
-                     + (f"; {later}" if later else "") + ".")
+                     f"book preset, and this one did; here it {_is(row.verdict)} ({row.scale}).")
 
 
 
@@ -885,6 +1009,10 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
                 f"R0: no data ({row.reason}).")
         out.append(d.decided(outcome))
     covered = tuple(d.claim for d in DIAGNOSES)
-    out += [_generic(row) for row in V.rows if row.verdict in NEEDS_DIAGNOSIS and not row.claim.startswith(covered)]
+    for row in V.rows:
+        if row.verdict not in NEEDS_DIAGNOSIS or row.claim.startswith(covered):
+            continue
+        out.append(Diagnosis(row.claim, CANDIDATES_2B, EXPERIMENT_2B, RULE_2B).decided(outcome_2b(P, r, row.claim))
+                   if row.claim.startswith(ROWS_2B) else _generic(row))
     return out
 
