@@ -90,12 +90,17 @@ def test_rule_r1_names_scale_not_scale_or_no_decision():
 
 
 # ---------------------------------------------------------------- the book preset, from the store
+def _from_store(preset: str):
+    """The chapter's parameters and results at ``preset``, read from data/runs (skips when incomplete)."""
+    P = ch.PARAMETERS.resolve(preset, train=False, store=str(STORE))
+    if not ch.complete(P):
+        pytest.skip(f"the {preset} preset's runs are not all in data/runs")
+    return P, ch.analyse(P, *ch.from_store(P))
+
+
 @pytest.fixture(scope="module")
 def book():
-    P = ch.PARAMETERS.resolve("book", train=False, store=str(STORE))
-    if not ch.complete(P):
-        pytest.skip("the book preset's runs are not all in data/runs")
-    r = ch.analyse(P, *ch.from_store(P))
+    P, r = _from_store("book")
     V = ch.verdicts(P, r)
     ds = ch.diagnose(P, r, V)
     diagnoses.apply(V, ds)
@@ -227,11 +232,7 @@ def test_rule_2b_on_constructed_exponents(monkeypatch, alpha_off, have, start):
 
 @pytest.fixture(scope="module")
 def paper():
-    P = ch.PARAMETERS.resolve("paper", train=False, store=str(STORE))
-    if not ch.complete(P):
-        pytest.skip("the paper preset's runs are not all in data/runs")
-    r = ch.analyse(P, *ch.from_store(P))
-    return P, r
+    return _from_store("paper")
 
 
 def test_2b_decides_the_two_p41_rows_at_the_paper_preset(paper):
