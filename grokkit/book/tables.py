@@ -35,6 +35,12 @@ class HTML:
 TABLE_STYLE = [{"selector": "", "props": [("font-size", "0.88em"), ("border-collapse", "collapse")]},
                {"selector": "th, td", "props": [("padding", "0.3em 0.5em"), ("text-align", "left"), ("vertical-align", "top")]},
                {"selector": "thead th", "props": [("border-bottom", "1px solid #999")]}]
+#: The style of a dense table (:data:`COMPACT_COLUMNS` columns or more, or asked for): smaller type and
+#: padding, so that it fits the text column (688 px wide in a 1,200 px window) without scrolling sideways.
+COMPACT_STYLE = [{"selector": "", "props": [("font-size", "0.78em"), ("border-collapse", "collapse")]},
+                 {"selector": "th, td", "props": [("padding", "0.3em 0.35em"), *TABLE_STYLE[1]["props"][1:]]},
+                 TABLE_STYLE[2]]
+COMPACT_COLUMNS = 9
 
 #: How the book names common columns.
 LABELS = {
@@ -67,18 +73,21 @@ def column_format(name: str) -> str | None:
     return None
 
 def table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None,
-          columns: Sequence[str] | None = None):
+          columns: Sequence[str] | None = None, compact: bool | None = None):
     """A table as the book shows it: chosen ``columns``, each rounded to its meaning (ρ to 2
     decimals, steps as integers with thousands separators, norms to 1 decimal, learning rates
     as 1e-3; see :func:`column_format`; ``formats`` overrides by column), renamed with
-    :data:`LABELS` (and ``labels``), no index. Returns a pandas Styler (it renders as HTML)."""
+    :data:`LABELS` (and ``labels``), no index, in :data:`TABLE_STYLE`, or in :data:`COMPACT_STYLE`
+    when ``compact`` (None: when it has :data:`COMPACT_COLUMNS` columns or more). Returns a pandas
+    Styler (it renders as HTML)."""
     frame = df[list(columns)] if columns is not None else df
     names = {**LABELS, **(labels or {})}
     specs = {c: (formats or {}).get(c) or column_format(str(c)) for c in frame.columns}
     out = frame.rename(columns={c: names.get(c, c) for c in frame.columns})
     fmts = {names.get(c, c): _formatter(c, s) for c, s in specs.items()
             if s is not None and pd.api.types.is_numeric_dtype(frame[c])}
-    return out.style.format(fmts, na_rep="—").hide(axis="index").set_table_styles(TABLE_STYLE)
+    dense = len(frame.columns) >= COMPACT_COLUMNS if compact is None else compact
+    return out.style.format(fmts, na_rep="—").hide(axis="index").set_table_styles(COMPACT_STYLE if dense else TABLE_STYLE)
 
 def cells_table(cells: pd.DataFrame, by: str | Iterable[str], *, norm: str | None = "‖W‖ at T_grok",
                 time: str = "median T_grok", formats: Mapping[str, str] | None = None):

@@ -5,7 +5,8 @@ Two ways in:
 * **Served** (``test_every_page_renders_in_chromium``): every page over a local HTTP server. A page
   fails on a JavaScript console error or uncaught exception, a request to a URL that is not the
   local server (the book must work offline: no CDN), a local request that fails, an image that did
-  not load, an error output (traceback or stderr) in a cell, or math that MathJax left untypeset.
+  not load, an error output (traceback or stderr) in a cell, math that MathJax left untypeset, or a
+  table wider than the text column in a 1,200 px window (a reader would have to scroll it sideways).
 * **From disk** (``file://``, no server, as a reader who opens the folder does): the run explorer,
   every control of which must redraw its figure (the SVG is compared, not the page text), every
   chapter offered and every cell of every sweep reachable; the download links of the chapter pages
@@ -52,6 +53,25 @@ async () => {
   const errors = [...document.querySelectorAll(".output.traceback, .output.stderr, .output.error")].map(text);
   const math = [...document.querySelectorAll(".math")].filter(e => !e.querySelector("mjx-container")).map(text);
   return {images, errors, math};
+}
+"""
+#: The narrowest window at which the theme shows the page's contents beside the text, so the text
+#: column is narrowest (688 px): every table must fit it there.
+NARROW = 1200
+#: In the page: the tables wider than the text column, named by their section's heading.
+WIDE_TABLES = r"""
+() => {
+  const article = document.querySelector("article");
+  if (!article) { return []; }
+  const head = (t) => ((t.closest("section") || article).querySelector("h1, h2, h3") || t).textContent.replace(/#\s*$/, "").trim().slice(0, 80);
+  const box = (t) => {  // the nearest box that would scroll the table sideways, else the text column
+    for (let b = t.parentElement; b && b !== article; b = b.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(b).overflowX)) { return b; }
+    }
+    return article;
+  };
+  return [...article.querySelectorAll("table")].filter(t => t.scrollWidth > box(t).clientWidth + 1)
+    .map(t => `${head(t)} (${t.scrollWidth} px in a ${box(t).clientWidth} px box)`);
 }
 """
 
@@ -149,6 +169,9 @@ def check_page(browser, site: str, page_file: str) -> list[str]:
         found += [f"error output: {text!r}" for text in result["errors"]]
         found += [f"math not typeset: {text!r}" for text in result["math"]]
         page.screenshot(path=str(SCREENSHOTS / f"{page_file.replace('/', '__')}.png"), full_page=True)
+        page.set_viewport_size({"width": NARROW, "height": 900})
+        found += [f"table wider than the text column at {NARROW} px (it scrolls sideways): {text}"
+                  for text in page.evaluate(WIDE_TABLES)]
     finally:
         page.close()
     return found

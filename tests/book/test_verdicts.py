@@ -132,6 +132,15 @@ def test_tables_round_each_column_to_its_meaning():
         "not reached (> 26,000)" in tables.cells_table(cells, "rho").to_html()
 
 
+def test_a_dense_table_gets_the_compact_style():
+    narrow = pd.DataFrame({c: [1] for c in "abc"})
+    dense = pd.DataFrame({c: [1] for c in "abcdefghi"})
+    size = lambda styled: next(v for rule in styled.table_styles if rule["selector"] == ""  # noqa: E731
+                               for k, v in rule["props"] if k == "font-size")
+    assert size(tables.table(narrow)) == "0.88em" and size(tables.table(dense)) == "0.78em"
+    assert size(tables.table(narrow, compact=True)) == "0.78em" and size(tables.table(dense, compact=False)) == "0.88em"
+
+
 def test_glue_returns_nothing():
     assert text.glue("x", 1.5, ".2f") is None
 
