@@ -33,8 +33,8 @@ from ...runs.store import RunStore
 from .. import parameters as pm
 from ..diagnoses import NEEDS_DIAGNOSIS, REGISTERED, Diagnosis, pending
 from ..text import and_list, fmt_ci, fmt_num, levels, missing_runs_note
-from ..verdicts import (at_least, at_paper_condition, before_policy, combine, compare, CONSISTENT, count,
-    INCONCLUSIVE, Judgement, NO_DATA, paper_rounded, Verdict, Verdicts)
+from ..verdicts import (at_least, at_paper_condition, before_policy, CLOSE, combine, compare, CONSISTENT, count,
+    DIFFERS, INCONCLUSIVE, Judgement, NO_DATA, paper_rounded, Verdict, Verdicts)
 
 CHAPTER, TITLE = "02_pinned_norm_law", "2. The exponential pinned-norm law"
 
@@ -872,7 +872,7 @@ def kernels_off(P: pm.Values, r: Results) -> KernelsOff:
     on = r.scan[r.scan.p == P_2B]
     store = store_2b(P)
     keys = list(on.key)
-    have = sum(k in store for k in keys) if store.root.is_dir() else 0
+    have = sum(k in store for k in keys)
     out = KernelsOff(have, len(keys))
     if not out.complete:
         return out
@@ -887,6 +887,12 @@ def kernels_off(P: pm.Values, r: Results) -> KernelsOff:
                    shared_on=alpha(r.shared), shared_off=alpha(shared_off))
 
 
+def _paper_2b() -> str:
+    """Paper 1's exponent at :data:`P_2B` with its bootstrap CI, as the page writes it."""
+    lo, hi = PAPER["alpha_per_p_ci"][P_2B]
+    return f"{PAPER['alpha_per_p'][P_2B]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def kernels_off_table(k: KernelsOff) -> pd.DataFrame:
     """2B's cells for the page: per ρ, the paper's median and ours (median [95 % CI], grokked / runs) with
     the fused kernels on (the chapter's runs) and off (2B's); a last row with the exponent at :data:`P_2B`."""
@@ -899,8 +905,7 @@ def kernels_off_table(k: KernelsOff) -> pd.DataFrame:
         row = rows.setdefault(c.rho, {"ρ": f"{c.rho:.2f}", "paper 1": fmt_num(PAPER["scan"][P_2B].get(
             round(c.rho, 2), np.nan), ",.0f")})
         row[f"ours, {c.path}"] = fmt(c)
-    lo, hi = PAPER["alpha_per_p_ci"][P_2B]
-    rows["alpha"] = {"ρ": "exponent α", "paper 1": f"{PAPER['alpha_per_p'][P_2B]:.2f} [{lo:.2f}, {hi:.2f}]",
+    rows["alpha"] = {"ρ": "exponent α", "paper 1": _paper_2b(),
                      "ours, kernels on": fmt_ci(k.alpha_on, ".2f"), "ours, kernels off": fmt_ci(k.alpha_off, ".2f")}
     return pd.DataFrame(list(rows.values()))
 
@@ -920,7 +925,7 @@ def kernels_off_note(k: KernelsOff) -> str:
             "(2B retrains the paper preset's cells), so it is not read here.")
 
 
-def _judged_2b(P: pm.Values, k: KernelsOff) -> dict[str, Judgement]:
+def _judged_2b(k: KernelsOff) -> dict[str, Judgement]:
     """2B's four judgements by the chapter's tolerances: the exponent at :data:`P_2B` and the shared one,
     kernels on and off."""
     at = lambda a: compare(PAPER["alpha_per_p_ci"][P_2B], a, tol=TOL["alpha_per_p"], fmt=".2f")  # noqa: E731
@@ -929,25 +934,24 @@ def _judged_2b(P: pm.Values, k: KernelsOff) -> dict[str, Judgement]:
             "shared off": shared(k.shared_off)}
 
 
-def outcome_2b(P: pm.Values, r: Results, claim: str) -> str:
-    """The outcome of 2B's rule (:data:`RULE_2B`) for one of :data:`ROWS_2B`, in one sentence."""
-    k = kernels_off(P, r)
+def outcome_2b(k: KernelsOff, claim: str) -> str:
+    """The outcome of 2B's rule (:data:`RULE_2B`, read by :func:`kernels_off`) for one of :data:`ROWS_2B`, in
+    one sentence."""
     later = f"registered at commit {REGISTERED_2B}, after the row moved"
     if not k.complete:
         return (f"2B ({later}) is not complete: its store holds {k.have} of the {k.want} runs it retrains, so no "
                 "explanation is claimed.")
-    j = _judged_2b(P, k)
-    if j["off"].verdict in (CONSISTENT, "close") and j["on"].verdict == "differs":
+    j = _judged_2b(k)
+    if j["off"].verdict in (CONSISTENT, CLOSE) and j["on"].verdict == DIFFERS:
         word = "numerical path"
-    elif j["off"].verdict == "differs":
+    elif j["off"].verdict == DIFFERS:
         word = ("undecided between seeds or grid and genuine (the exponent still differs with the kernels off, "
                 "and the rule's second reading, the book preset's 8 seeds on the log grid, is not computed here)")
     else:
         word = "genuine (neither branch of the rule applies)"
-    lo, hi = PAPER["alpha_per_p_ci"][P_2B]
     said = (f"with the fused CPU kernels off the p = {P_2B} exponent is {fmt_ci(k.alpha_off, '.2f')}, "
             f"{j['off'].verdict}, against {fmt_ci(k.alpha_on, '.2f')} with them on, {j['on'].verdict} (paper "
-            f"{PAPER['alpha_per_p'][P_2B]:.2f} [{lo:.2f}, {hi:.2f}])")
+            f"{_paper_2b()})")
     if claim.startswith(ROWS_2B[0]):
         said += (f"; the shared exponent is {fmt_ci(k.shared_off, '.2f')} kernels off, {j['shared off'].verdict}, "
                  f"against {fmt_ci(k.shared_on, '.2f')} on, {j['shared on'].verdict}")
@@ -1009,10 +1013,11 @@ def diagnose(P: pm.Values, r: Results, V: Verdicts) -> list[Diagnosis]:
                 f"R0: no data ({row.reason}).")
         out.append(d.decided(outcome))
     covered = tuple(d.claim for d in DIAGNOSES)
+    k2b = functools.cache(lambda: kernels_off(P, r))  # 2B's store read once, if a row needs it
     for row in V.rows:
         if row.verdict not in NEEDS_DIAGNOSIS or row.claim.startswith(covered):
             continue
-        out.append(Diagnosis(row.claim, CANDIDATES_2B, EXPERIMENT_2B, RULE_2B).decided(outcome_2b(P, r, row.claim))
+        out.append(Diagnosis(row.claim, CANDIDATES_2B, EXPERIMENT_2B, RULE_2B).decided(outcome_2b(k2b(), row.claim))
                    if row.claim.startswith(ROWS_2B) else _generic(row))
     return out
 
